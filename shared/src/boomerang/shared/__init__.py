@@ -1,0 +1,1 @@
+"""Boomerang's shared contract: events, Kafka helpers, settings, metrics, logging, errors."""

@@ -1,0 +1,108 @@
+"""At-least-once consumption: offsets are committed only after the handler finished.
+
+A message that cannot be parsed, or whose handler keeps failing, goes to the
+consumer's dead-letter topic with the error in its headers; it is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+
+from boomerang.shared.events import Envelope, UnknownEventType
+from boomerang.shared.kafka.publisher import EventPublisher
+from boomerang.shared.kafka.topics import TopicSpec, dead_letter_topic, ensure_topics
+from boomerang.shared.logs import get_logger
+
+Handler = Callable[[Envelope], Awaitable[None]]
+log = get_logger(__name__)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        prefix: str,
+        topics: list[TopicSpec],
+        group_id: str,
+        handler: Handler,
+        dead_letters: EventPublisher,
+        attempts: int = 3,
+        retry_delay_s: float = 0.5,
+    ) -> None:
+        self._specs = {spec.named(prefix): spec for spec in topics}
+        self._bootstrap = bootstrap
+        self._prefix = prefix
+        self._group_id = group_id
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._attempts = attempts
+        self._retry_delay_s = retry_delay_s
+        self._consumer = AIOKafkaConsumer(
+            *self._specs,
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._stopping = asyncio.Event()
+
+    @property
+    def assigned(self) -> bool:
+        return bool(self._consumer.assignment())
+
+    async def start(self) -> None:
+        dead_letter_specs = tuple(dead_letter_topic(s, self._group_id) for s in self._specs.values())
+        await ensure_topics(self._bootstrap, self._prefix, dead_letter_specs)
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._consumer.stop()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batches.items():
+                for record in records:
+                    await self._process(record)
+                await self._consumer.commit({tp: records[-1].offset + 1})
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, f"unparseable envelope: {exc}")
+            return
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._handler(envelope)
+                return
+            except (ValidationError, UnknownEventType) as exc:
+                await self._dead_letter(record, f"invalid event: {exc}")
+                return
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+                log.warning("handler_failed", event_id=envelope.id, attempt=attempt, error=repr(exc))
+                if attempt == self._attempts:
+                    await self._dead_letter(record, f"handler failed {attempt} times: {exc!r}")
+                    return
+                await asyncio.sleep(self._retry_delay_s * 2 ** (attempt - 1))
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        spec = self._specs[record.topic]
+        dlq = dead_letter_topic(spec, self._group_id)
+        headers = [
+            ("error", error[:2000].encode()),
+            ("source_topic", record.topic.encode()),
+            ("source_partition", str(record.partition).encode()),
+            ("source_offset", str(record.offset).encode()),
+        ]
+        log.error("dead_lettered", topic=record.topic, offset=record.offset, error=error[:300])
+        await self._dead_letters.publish_raw(dlq.name, record.key, record.value, headers)
+
+
+__all__ = ["EventConsumer", "Handler", "TopicPartition"]
