@@ -1,0 +1,101 @@
+"""The publisher and the at-least-once consumer against the real broker."""
+
+import asyncio
+from datetime import datetime, timezone
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from boomerang.shared.events import CustomerIdentified, Envelope
+from boomerang.shared.kafka import COMMERCE_EVENTS, EventConsumer, EventPublisher, dead_letter_topic
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
+
+
+def identified(customer: str) -> Envelope:
+    return Envelope.wrap(
+        CustomerIdentified(email=f"{customer}@example.com"), store_id="s1", customer_id=customer, source="test", time=NOW
+    )
+
+
+async def run_consumer_until(consumer: EventConsumer, done: asyncio.Event, timeout: float = 30) -> None:
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        await consumer.stop()
+        task.cancel()
+
+
+async def test_published_events_reach_a_consumer_keyed_by_customer(kafka_bootstrap, topic_prefix) -> None:
+    publisher = EventPublisher(kafka_bootstrap, topic_prefix)
+    await publisher.start()
+    sent = [identified(f"c{i}") for i in range(5)]
+    await publisher.publish_many(COMMERCE_EVENTS.name, sent)
+
+    seen: list[Envelope] = []
+    done = asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope)
+        if len(seen) == len(sent):
+            done.set()
+
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap, prefix=topic_prefix, topics=[COMMERCE_EVENTS],
+        group_id=f"{topic_prefix}g", handler=handle, dead_letters=publisher,
+    )
+    await run_consumer_until(consumer, done)
+    await publisher.stop()
+    assert sorted(e.id for e in seen) == sorted(e.id for e in sent)
+
+
+async def test_poison_and_failing_messages_go_to_the_dead_letter_topic(kafka_bootstrap, topic_prefix) -> None:
+    publisher = EventPublisher(kafka_bootstrap, topic_prefix)
+    await publisher.start()
+    good = identified("ok")
+    await publisher.publish_raw(COMMERCE_EVENTS.name, b"s1:bad", b"not json", [])
+    await publisher.publish(COMMERCE_EVENTS.name, identified("explodes"))
+    await publisher.publish(COMMERCE_EVENTS.name, good)
+
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        if envelope.customer_id == "explodes":
+            raise RuntimeError("boom")
+        handled.append(envelope.id)
+        done.set()
+
+    group = f"{topic_prefix}g"
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap, prefix=topic_prefix, topics=[COMMERCE_EVENTS], group_id=group,
+        handler=handle, dead_letters=publisher, attempts=2, retry_delay_s=0.01,
+    )
+    await run_consumer_until(consumer, done)
+    await publisher.stop()
+    assert handled == [good.id]
+
+    dlq = AIOKafkaConsumer(
+        dead_letter_topic(COMMERCE_EVENTS, group).named(topic_prefix),
+        bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+    )
+    await dlq.start()
+    try:
+        records = []
+        while len(records) < 2:
+            batch = await asyncio.wait_for(dlq.getmany(timeout_ms=1000), 20)
+            records += [r for rs in batch.values() for r in rs]
+    finally:
+        await dlq.stop()
+    errors = sorted(dict(r.headers)["error"].decode() for r in records)
+    assert errors[0].startswith("handler failed 2 times") and "boom" in errors[0]
+    assert errors[1].startswith("unparseable envelope")
+
+
+async def test_publishing_to_an_unreachable_broker_fails_within_the_timeout() -> None:
+    publisher = EventPublisher("127.0.0.1:1", timeout_s=1)
+    with pytest.raises(Exception):
+        await asyncio.wait_for(publisher.start(), 5)

@@ -1,0 +1,1 @@
+"""Boomerang's dev stack: local Kafka and PostgreSQL, the process supervisor, the demo."""
