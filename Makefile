@@ -20,6 +20,7 @@ $(TOOLS)/bin/uv:
 
 # Installs Python deps from the lock file and fetches Kafka's jars from Maven Central (cached).
 install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
+	scripts/ensure-system-deps.sh
 	$(UV) sync --all-packages --frozen
 	scripts/kafka.sh fetch
 

@@ -29,8 +29,22 @@ class EventPublisher:
         self.started = False
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()  # a producer that failed to start cannot be restarted
+            raise
         self.started = True
+
+    async def ready(self, timeout_s: float = 2.0) -> bool:
+        """Started, and a broker answers a metadata request now (not just cached metadata)."""
+        if not self.started:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout_s)
+        except (KafkaError, asyncio.TimeoutError, OSError):
+            return False
+        return True
 
     async def stop(self) -> None:
         if self.started:

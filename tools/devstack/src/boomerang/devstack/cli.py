@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from boomerang.devstack.demo import run_demo
-from boomerang.devstack.paths import repo_root
+from boomerang.devstack.kafka_broker import repo_root
 from boomerang.devstack.stack import Stack, StackConfig
 from boomerang.shared.kafka import ensure_topics
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from boomerang.devstack.paths import repo_root
+from boomerang.devstack.kafka_broker import repo_root
 
 DEMO_HISTORY = repo_root() / "data" / "cdnow" / "cdnow_first300.txt"
 

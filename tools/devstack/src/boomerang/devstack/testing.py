@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,18 +21,31 @@ from boomerang.devstack.postgres import LocalPostgres
 from boomerang.shared.kafka import ensure_topics
 
 
+def _say(request: pytest.FixtureRequest, line: str) -> None:
+    """Print past pytest's capture, so the run's output shows the real broker and database."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
     if existing := os.environ.get("BOOMERANG_TEST_KAFKA_BOOTSTRAP"):
+        _say(request, f"[boomerang] using the running Kafka broker at {existing}")
         yield existing
         return
     data_dir = repo_root() / "build" / "test" / f"kafka-{os.getpid()}"
     broker = LocalKafka(data_dir=data_dir, port=free_port(), controller_port=free_port())
+    started = time.monotonic()
     broker.start()
+    _say(request, f"[boomerang] Apache Kafka 4.3.1 (KRaft) started at {broker.bootstrap} "
+                  f"in {time.monotonic() - started:.1f}s from {data_dir}")
     try:
         yield broker.bootstrap
     finally:
-        broker.stop()
+        broker.reset()  # stops it and deletes its data
 
 
 @pytest.fixture
@@ -43,10 +57,11 @@ def topic_prefix(kafka_bootstrap: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[LocalPostgres]:
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[LocalPostgres]:
     data_dir = Path("/tmp") / f"boomerang-test-pg-{os.getpid()}"
     server = LocalPostgres(data_dir=data_dir, port=free_port())
     server.start()
+    _say(request, f"[boomerang] PostgreSQL started on 127.0.0.1:{server.port}")
     try:
         yield server
     finally:
