@@ -1,0 +1,3 @@
+from boomerang.sandbox.cli import main
+
+main()
