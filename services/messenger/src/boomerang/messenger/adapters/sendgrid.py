@@ -1,0 +1,126 @@
+"""Email through SendGrid's official SDK; its base URL (host) points it at the sandbox in dev."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.error import URLError
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import (
+    Category,
+    Content,
+    CustomArg,
+    From,
+    Mail,
+    MimeType,
+    Personalization,
+    ReplyTo,
+    Subject,
+    To,
+)
+
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound
+from boomerang.messenger.service_layer.ports import ProviderError
+
+NAME = "sendgrid"
+
+
+@dataclass(frozen=True)
+class Sender:
+    email: str
+    name: str
+    reply_to: str
+
+
+class SendGridEmail:
+    """The SDK is blocking (urllib), so every call runs in a worker thread."""
+
+    name = NAME
+
+    def __init__(self, api_key: str, base_url: str, sender: Sender, timeout_s: float = 10.0) -> None:
+        self._client = SendGridAPIClient(api_key, host=base_url.rstrip("/"))
+        self._sender = sender
+        self._timeout_s = timeout_s
+
+    async def send(self, message: Outbound) -> str | None:
+        return await asyncio.to_thread(self._send, message)
+
+    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
+        return await asyncio.to_thread(self._find, entry.message_id)
+
+    def _send(self, message: Outbound) -> str | None:
+        mail = build_mail(message, self._sender)
+        response = _call(
+            lambda: self._client.client.mail.send.post(request_body=mail.get(), timeout=self._timeout_s)
+        )
+        return response.headers.get("X-Message-Id")
+
+    def _find(self, message_id: str) -> str | None:
+        # Email Activity search on our custom arg. SendGrid indexes messages with a delay, so a
+        # miss right after a send is not proof of absence (see the README).
+        query = f"unique_args['boomerang_message_id']=\"{message_id}\""
+        response = _call(
+            lambda: self._client.client.messages.get(
+                query_params={"query": query, "limit": 1}, timeout=self._timeout_s
+            )
+        )
+        rows = json.loads(response.body or b"{}").get("messages") or []
+        # msg_id is "<X-Message-Id>.<filter suffix>"; keep the part the send call returned.
+        return rows[0]["msg_id"].split(".", 1)[0] if rows else None
+
+
+def custom_args(message: Outbound) -> dict[str, str]:
+    """Echoed back by SendGrid's event webhook, where feedback reads them."""
+    return {
+        "boomerang_message_id": message.message_id,
+        "boomerang_store_id": message.store_id,
+        "boomerang_customer_id": message.customer_id,
+        "boomerang_flow": message.flow,
+    }
+
+
+def build_mail(message: Outbound, sender: Sender) -> Mail:
+    mail = Mail()
+    mail.from_email = From(sender.email, sender.name)
+    mail.reply_to = ReplyTo(sender.reply_to)
+    mail.subject = Subject(message.subject or "")
+    personalization = Personalization()
+    personalization.add_to(To(message.to))
+    for key, value in custom_args(message).items():
+        personalization.add_custom_arg(CustomArg(key, value))
+    mail.add_personalization(personalization)
+    mail.add_content(Content(MimeType.text, message.text))
+    if message.html:
+        mail.add_content(Content(MimeType.html, message.html))
+    mail.add_category(Category(message.flow))
+    return mail
+
+
+def _call(request):
+    try:
+        return request()
+    except HTTPError as error:
+        raise ProviderError(NAME, error.status_code, _reason(error), _retry_after(error.headers)) from error
+    except (URLError, TimeoutError, ConnectionError) as error:
+        raise ProviderError(NAME, None, f"unreachable: {error}") from error
+
+
+def _reason(error: HTTPError) -> str:
+    try:
+        errors = json.loads(error.body or b"{}").get("errors") or []
+        messages = [e.get("message", "") for e in errors if isinstance(e, dict)]
+        return "; ".join(m for m in messages if m) or str(error.reason)
+    except (ValueError, AttributeError):
+        return str(error.reason)
+
+
+def _retry_after(headers) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,189 @@
+"""The messenger's own store: contact cards and the send ledger (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Update, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, select
+
+from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.messages import LedgerEntry, State
+from boomerang.messenger.service_layer.ports import Claim, StatsRow
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "messenger_contacts"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(primary_key=True, max_length=256)
+    email: str | None = None
+    phone: str | None = Field(default=None, max_length=16)
+    email_consent: bool | None = None
+    sms_consent: bool | None = None
+    locale: str | None = Field(default=None, max_length=35)
+    timezone: str | None = Field(default=None, max_length=64)
+    first_name: str | None = None
+
+
+def _moment(**kw) -> object:
+    return Field(sa_type=DateTime(timezone=True), **kw)
+
+
+class LedgerRow(SQLModel, table=True):
+    __tablename__ = "messenger_send_ledger"
+
+    key: str = Field(primary_key=True, max_length=1024)
+    message_id: str = Field(unique=True, max_length=36)
+    store_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=256)
+    flow: str = Field(max_length=64)
+    step: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    trigger_id: str = Field(max_length=256)
+    trigger_event_id: str = Field(max_length=128)
+    state: str = Field(max_length=16, index=True)
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+    recipient: str | None = None
+    body_digest: str | None = Field(default=None, max_length=64)
+    reason: str | None = None
+    provider: str | None = Field(default=None, max_length=32)
+    provider_message_id: str | None = None
+    provider_status: int | None = None
+    attempts: int = 0
+    duplicate_hits: int = 0
+    sent_at: datetime | None = _moment(default=None)
+    published_at: datetime | None = _moment(default=None)
+
+
+TABLES = [ContactRow.__table__, LedgerRow.__table__]
+
+
+class SqlContacts:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, store_id: str, customer_id: str) -> Contact | None:
+        with Session(self._engine) as session:
+            row = session.get(ContactRow, (store_id, customer_id))
+            return Contact(**row.model_dump()) if row else None
+
+    def save(self, contact: Contact) -> None:
+        with Session(self._engine) as session:
+            session.merge(ContactRow(**asdict(contact)))
+            session.commit()
+
+
+class SqlSendLedger:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def claim(self, entry: LedgerEntry) -> Claim:
+        try:
+            with Session(self._engine) as session:
+                session.add(_to_row(entry))
+                session.commit()
+            return Claim(entry, won=True)
+        except IntegrityError:
+            existing = self.get(entry.key)
+            if existing is None:  # the winner's row vanished (erasure): let the caller retry
+                raise
+            return Claim(existing, won=False)
+
+    def get(self, key: str) -> LedgerEntry | None:
+        with Session(self._engine) as session:
+            row = session.get(LedgerRow, key)
+            return _to_entry(row) if row else None
+
+    def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
+        # Compare-and-set on the attempt counter: of two resumers, one sees its count changed.
+        statement = (
+            update(LedgerRow)
+            .where(
+                LedgerRow.key == key,
+                LedgerRow.state == State.PENDING.value,
+                LedgerRow.attempts == attempts_seen,
+            )
+            .values(attempts=LedgerRow.attempts + 1, updated_at=now)
+        )
+        return self._execute(statement) == 1
+
+    def settle(
+        self,
+        key: str,
+        state: State,
+        now: datetime,
+        *,
+        provider_message_id: str | None = None,
+        reason: str | None = None,
+        provider_status: int | None = None,
+    ) -> LedgerEntry:
+        values: dict[str, object] = {
+            "state": state.value,
+            "updated_at": now,
+            "provider_message_id": provider_message_id,
+            "reason": reason,
+            "provider_status": provider_status,
+        }
+        if state is State.SENT:
+            values["sent_at"] = now
+        statement = update(LedgerRow).where(LedgerRow.key == key, LedgerRow.state == State.PENDING.value)
+        self._execute(statement.values(**values))
+        entry = self.get(key)
+        assert entry is not None
+        return entry
+
+    def count_duplicate(self, key: str) -> None:
+        self._execute(
+            update(LedgerRow).where(LedgerRow.key == key).values(duplicate_hits=LedgerRow.duplicate_hits + 1)
+        )
+
+    def mark_published(self, keys: list[str], now: datetime) -> None:
+        self._execute(update(LedgerRow).where(LedgerRow.key.in_(keys)).values(published_at=now))
+
+    def stats(self) -> list[StatsRow]:
+        statement = (
+            select(
+                LedgerRow.flow,
+                LedgerRow.channel,
+                LedgerRow.state,
+                func.count(),
+                func.coalesce(func.sum(LedgerRow.duplicate_hits), 0),
+            )
+            .group_by(LedgerRow.flow, LedgerRow.channel, LedgerRow.state)
+            .order_by(LedgerRow.flow, LedgerRow.channel, LedgerRow.state)
+        )
+        with Session(self._engine) as session:
+            return [StatsRow(f, c, s, int(n), int(d)) for f, c, s, n, d in session.exec(statement)]
+
+    def _execute(self, statement: Update) -> int:
+        with self._engine.begin() as conn:
+            return conn.execute(statement).rowcount
+
+
+def _to_row(entry: LedgerEntry) -> LedgerRow:
+    data = asdict(entry)
+    data["channel"] = entry.channel.value
+    data["state"] = entry.state.value
+    return LedgerRow(**data)
+
+
+def _to_entry(row: LedgerRow) -> LedgerEntry:
+    data = {f.name: getattr(row, f.name) for f in fields(LedgerEntry)}
+    data["channel"] = Channel(row.channel)
+    data["state"] = State(row.state)
+    for name in ("created_at", "updated_at", "sent_at", "published_at"):
+        data[name] = _utc(data[name])
+    return LedgerEntry(**data)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back without their zone; they were written in UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -1,0 +1,128 @@
+"""The one place where adapters are wired into the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from boomerang.messenger.adapters.outcomes import KafkaOutcomes
+from boomerang.messenger.adapters.rendering import TemplateRenderer
+from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
+from boomerang.messenger.adapters.store import TABLES, SqlContacts, SqlSendLedger
+from boomerang.messenger.adapters.twilio import TwilioSms
+from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.service_layer.delivery import Delivery
+from boomerang.messenger.service_layer.handlers import Messenger
+from boomerang.messenger.service_layer.retry import RetryPolicy
+from boomerang.messenger.settings import MessengerSettings
+from boomerang.shared.db import create_schema, make_engine, ping
+from boomerang.shared.kafka import (
+    COMMERCE_EVENTS,
+    MESSAGE_EVENTS,
+    EventConsumer,
+    EventPublisher,
+    ensure_topics,
+)
+from boomerang.shared.logs import get_logger
+
+log = get_logger(__name__)
+STOP_GRACE_S = 10.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: MessengerSettings
+    engine: Engine
+    ledger: SqlSendLedger
+    messenger: Messenger
+    publisher: EventPublisher
+    consumer: EventConsumer
+    sms: TwilioSms
+    _task: asyncio.Task | None = field(default=None, init=False)
+    _consuming: bool = field(default=False, init=False)
+
+    async def start(self) -> None:
+        await self.publisher.start()
+        # Joining the group can wait out a dead member's session after a crash: do it in the
+        # background so /healthz answers meanwhile and /readyz says why it is not ready.
+        self._task = asyncio.create_task(self._consume(), name="messenger-consumer")
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._consuming:
+            self._task.cancel()  # still creating topics or joining the group: nothing in hand
+        await self.consumer.stop()
+        if self._task is not None:
+            # Let the record in hand finish; what it could not commit is redelivered and deduplicated.
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(self._task, STOP_GRACE_S)
+        await self.publisher.stop()
+        await self.sms.close()
+        self.engine.dispose()
+
+    async def database_ok(self) -> bool:
+        return await asyncio.to_thread(ping, self.engine)
+
+    async def consumer_ok(self) -> bool:
+        return self._task is not None and not self._task.done() and self.consumer.assigned
+
+    async def _consume(self) -> None:
+        try:
+            prefix = self.settings.common.topic_prefix
+            await ensure_topics(
+                self.settings.common.kafka_bootstrap, prefix, (COMMERCE_EVENTS, MESSAGE_EVENTS)
+            )
+            await self.consumer.start()
+            self._consuming = True
+            await self.consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("consumer_stopped", error=repr(exc))  # /readyz turns not ready
+            raise
+
+
+def bootstrap(settings: MessengerSettings) -> Runtime:
+    """Builds the runtime; call it inside the running event loop (the Twilio client's session)."""
+    engine = make_engine(settings.database_url)
+    create_schema(engine, TABLES)
+    ledger = SqlSendLedger(engine)
+    common = settings.common
+    publisher = EventPublisher(
+        common.kafka_bootstrap, common.topic_prefix, timeout_s=common.kafka_request_timeout_ms / 1000
+    )
+    timeout = settings.provider_timeout_seconds
+    sender = Sender(settings.from_email, settings.from_name, settings.reply_to_email)
+    email = SendGridEmail(settings.sendgrid_api_key, settings.sendgrid_base_url, sender, timeout)
+    sms = TwilioSms(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_base_url,
+        settings.sms_from,
+        timeout,
+    )
+    delivery = Delivery(
+        ledger,
+        {Channel.EMAIL: email, Channel.SMS: sms},
+        KafkaOutcomes(publisher),
+        utc_now,
+        RetryPolicy(settings.send_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds),
+        timedelta(seconds=settings.reconcile_clock_skew_seconds),
+    )
+    messenger = Messenger(SqlContacts(engine), delivery, TemplateRenderer(), utc_now)
+    consumer = EventConsumer(
+        bootstrap=common.kafka_bootstrap,
+        prefix=common.topic_prefix,
+        topics=[COMMERCE_EVENTS],
+        group_id=settings.group_id,
+        handler=messenger.handle,
+        dead_letters=publisher,
+    )
+    return Runtime(settings, engine, ledger, messenger, publisher, consumer, sms)

@@ -1,0 +1,169 @@
+"""Messages, their idempotency keys, and the send ledger's entries.
+
+One ledger entry per idempotency key (store, customer, flow, step, trigger instance). Every id
+derived from the key is deterministic, so a replayed trigger names the same message and the same
+outcome event, and downstream consumers de-duplicate on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from urllib.parse import quote
+
+from boomerang.messenger.domain.flows import Channel
+from boomerang.shared.events import Event, MessageFailed, MessageSent, MessageSuppressed
+
+_NAMESPACE = uuid.UUID("6f1b7c52-3a8e-4d0f-9a57-0c2f1e6b8d41")
+
+
+class State(StrEnum):
+    PENDING = "pending"  # written before the provider call; outcome not recorded yet
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One instance of a flow's trigger: the order that asks for a receipt."""
+
+    store_id: str
+    customer_id: str
+    flow: str
+    trigger_id: str  # e.g. the order id
+    event_id: str  # the envelope that carried it
+
+
+def idempotency_key(store_id: str, customer_id: str, flow: str, step: str, trigger_id: str) -> str:
+    # Percent-encoding each part keeps the key unambiguous when ids contain the separator.
+    return "/".join(quote(part, safe="") for part in (store_id, customer_id, flow, step, trigger_id))
+
+
+def message_id_for(key: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def outcome_event_id(key: str, state: State) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{key}#{state.value}"))
+
+
+def digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A rendered message, ready for a provider."""
+
+    message_id: str
+    store_id: str
+    customer_id: str
+    flow: str
+    step: str
+    channel: Channel
+    to: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+    @property
+    def body_digest(self) -> str:
+        return digest(self.text)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    message_id: str
+    store_id: str
+    customer_id: str
+    flow: str
+    step: str
+    channel: Channel
+    trigger_id: str
+    trigger_event_id: str
+    state: State
+    created_at: datetime
+    updated_at: datetime
+    recipient: str | None = None
+    body_digest: str | None = None
+    reason: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    provider_status: int | None = None
+    attempts: int = 0
+    duplicate_hits: int = 0
+    sent_at: datetime | None = None
+    published_at: datetime | None = None
+
+    @classmethod
+    def open(cls, trigger: Trigger, step: str, channel: Channel, now: datetime) -> LedgerEntry:
+        key = idempotency_key(trigger.store_id, trigger.customer_id, trigger.flow, step, trigger.trigger_id)
+        return cls(
+            key=key,
+            message_id=message_id_for(key),
+            store_id=trigger.store_id,
+            customer_id=trigger.customer_id,
+            flow=trigger.flow,
+            step=step,
+            channel=channel,
+            trigger_id=trigger.trigger_id,
+            trigger_event_id=trigger.event_id,
+            state=State.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def pending(self, message: Outbound, provider: str) -> LedgerEntry:
+        return replace(
+            self,
+            state=State.PENDING,
+            recipient=message.to,
+            body_digest=message.body_digest,
+            provider=provider,
+            attempts=1,
+        )
+
+    def suppressed(self, reason: str) -> LedgerEntry:
+        return replace(self, state=State.SUPPRESSED, reason=reason)
+
+    @property
+    def settled(self) -> bool:
+        return self.state is not State.PENDING
+
+
+def outcome_event(entry: LedgerEntry) -> Event:
+    """What the messenger tells the rest of Boomerang about a settled entry."""
+    common = {
+        "message_id": entry.message_id,
+        "idempotency_key": entry.key,
+        "flow": entry.flow,
+        "step": entry.step,
+        "channel": entry.channel.value,
+        "trigger_event_id": entry.trigger_event_id,
+    }
+    if entry.state is State.SENT:
+        return MessageSent(
+            **common, provider=entry.provider or "", provider_message_id=entry.provider_message_id
+        )
+    if entry.state is State.SUPPRESSED:
+        return MessageSuppressed(**common, reason=entry.reason or "")
+    if entry.state is State.FAILED:
+        return MessageFailed(
+            **common,
+            reason=entry.reason or "",
+            provider=entry.provider or "",
+            provider_status=entry.provider_status,
+        )
+    raise ValueError(f"entry {entry.key} is still pending")

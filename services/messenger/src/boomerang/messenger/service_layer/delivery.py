@@ -1,0 +1,163 @@
+"""Sending exactly once: the ledger entry is committed before the provider is called.
+
+Redelivered or replayed triggers find their key settled and send nothing. A key found still
+pending means an earlier attempt stopped between writing the ledger and recording the outcome;
+the provider is asked whether it has the message before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from boomerang.messenger import metrics
+from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.messages import (
+    LedgerEntry,
+    Outbound,
+    State,
+    outcome_event,
+    outcome_event_id,
+)
+from boomerang.messenger.service_layer.ports import (
+    OutcomePublisher,
+    Provider,
+    ProviderError,
+    SendLedger,
+)
+from boomerang.messenger.service_layer.retry import RetryPolicy
+from boomerang.shared.events import Envelope
+from boomerang.shared.logs import get_logger
+
+SOURCE = "boomerang.messenger"
+log = get_logger(__name__)
+
+
+class Delivery:
+    def __init__(
+        self,
+        ledger: SendLedger,
+        providers: Mapping[Channel, Provider],
+        outcomes: OutcomePublisher,
+        clock: Callable[[], datetime],
+        retry: RetryPolicy | None = None,
+        clock_skew: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self._ledger = ledger
+        self._providers = providers
+        self._outcomes = outcomes
+        self._clock = clock
+        self._retry = retry or RetryPolicy()
+        self._clock_skew = clock_skew
+
+    async def send(self, entry: LedgerEntry, message: Outbound) -> LedgerEntry | None:
+        """The settled entry, to `publish`; None when another worker is settling it."""
+        provider = self._providers[message.channel]
+        claim = self._ledger.claim(entry.pending(message, provider.name))
+        if claim.won:
+            return await self._hand_over(claim.entry, message)
+        return await self._seen_again(claim.entry, message, reason=None)
+
+    async def suppress(self, entry: LedgerEntry, reason: str) -> LedgerEntry | None:
+        claim = self._ledger.claim(entry.suppressed(reason))
+        if claim.won:
+            metrics.MESSAGES.labels(entry.flow, entry.channel.value, State.SUPPRESSED.value).inc()
+            return claim.entry
+        return await self._seen_again(claim.entry, None, reason=reason)
+
+    async def publish(self, entries: list[LedgerEntry | None]) -> None:
+        """Outcomes not published yet, in one batch: an ack from Kafka, then the ledger notes it."""
+        due = [e for e in entries if e is not None and e.published_at is None]
+        if not due:
+            return
+        await self._outcomes.publish([_envelope(e) for e in due])
+        self._ledger.mark_published([e.key for e in due], self._clock())
+
+    async def _seen_again(
+        self, existing: LedgerEntry, message: Outbound | None, reason: str | None
+    ) -> LedgerEntry | None:
+        if existing.settled:
+            self._ledger.count_duplicate(existing.key)
+            metrics.DUPLICATES_AVOIDED.labels(existing.flow, existing.channel.value).inc()
+            log.info("duplicate_avoided", message_id=existing.message_id, state=existing.state.value)
+            return existing  # published again only if the earlier attempt did not get that far
+        if not self._ledger.take_over(existing.key, existing.attempts, self._clock()):
+            log.warning("pending_taken_by_another", message_id=existing.message_id)
+            return None
+        return await self._resume(existing, message, reason)
+
+    async def _resume(
+        self, existing: LedgerEntry, message: Outbound | None, reason: str | None
+    ) -> LedgerEntry:
+        channel = existing.channel.value
+        found = await self._retry.run(lambda: self._find(existing), self._count_retry)
+        if found is not None:
+            metrics.RECONCILED.labels(channel, "found").inc()
+            log.info("reconciled_sent", message_id=existing.message_id)
+            return self._settle(existing, State.SENT, provider_message_id=found)
+        metrics.RECONCILED.labels(channel, "missing").inc()
+        log.info("reconciled_missing", message_id=existing.message_id, sending=message is not None)
+        if message is None:
+            return self._settle(existing, State.SUPPRESSED, reason=reason)
+        return await self._hand_over(existing, message)
+
+    async def _hand_over(self, entry: LedgerEntry, message: Outbound) -> LedgerEntry:
+        provider = self._providers[message.channel]
+        sent_as = replace(entry, recipient=message.to, body_digest=message.body_digest)
+        uncertain = False
+
+        async def attempt() -> str | None:
+            nonlocal uncertain
+            # After a 5xx or a lost connection the provider may have taken the message: look first.
+            if uncertain and (found := await self._find(sent_as)) is not None:
+                return found
+            try:
+                return await provider.send(message)
+            except ProviderError as error:
+                uncertain = uncertain or error.ambiguous
+                raise
+
+        started = time.perf_counter()
+        try:
+            provider_message_id = await self._retry.run(attempt, self._count_retry)
+        except ProviderError as error:
+            # Provider reasons quote addresses: they go to the ledger and the event, not the log.
+            log.warning(
+                "send_failed", message_id=entry.message_id, provider=error.provider, status=error.status
+            )
+            return self._settle(entry, State.FAILED, reason=error.reason, provider_status=error.status)
+        finally:
+            metrics.SEND_SECONDS.labels(provider.name).observe(time.perf_counter() - started)
+        return self._settle(entry, State.SENT, provider_message_id=provider_message_id)
+
+    async def _find(self, entry: LedgerEntry) -> str | None:
+        return await self._providers[entry.channel].find(entry, entry.created_at - self._clock_skew)
+
+    def _settle(self, entry: LedgerEntry, state: State, **outcome: object) -> LedgerEntry:
+        settled = self._ledger.settle(entry.key, state, self._clock(), **outcome)  # type: ignore[arg-type]
+        metrics.MESSAGES.labels(entry.flow, entry.channel.value, state.value).inc()
+        log.info(
+            "message_settled",
+            message_id=entry.message_id,
+            flow=entry.flow,
+            channel=entry.channel.value,
+            state=state.value,
+        )
+        return settled
+
+    @staticmethod
+    def _count_retry(error: ProviderError) -> None:
+        metrics.PROVIDER_RETRIES.labels(error.provider, str(error.status or "none")).inc()
+
+
+def _envelope(entry: LedgerEntry) -> Envelope:
+    return Envelope.wrap(
+        outcome_event(entry),
+        store_id=entry.store_id,
+        customer_id=entry.customer_id,
+        source=SOURCE,
+        time=entry.updated_at,
+        id=outcome_event_id(entry.key, entry.state),
+    )

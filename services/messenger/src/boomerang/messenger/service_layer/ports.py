@@ -1,0 +1,104 @@
+"""What the handlers need from the outside world, as protocols the adapters (and fakes) fulfil."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.flows import Step
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Rendered, State
+from boomerang.shared.events import Envelope
+
+
+class Contacts(Protocol):
+    def get(self, store_id: str, customer_id: str) -> Contact | None: ...
+
+    def save(self, contact: Contact) -> None: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    entry: LedgerEntry
+    won: bool  # False: the key was already in the ledger, `entry` is what is there
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    flow: str
+    channel: str
+    state: str
+    messages: int
+    duplicates_avoided: int
+
+
+class SendLedger(Protocol):
+    def claim(self, entry: LedgerEntry) -> Claim:
+        """Insert the entry unless its key exists; exactly one of concurrent claims wins."""
+        ...
+
+    def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
+        """Resume a pending entry; only one of concurrent resumers gets True."""
+        ...
+
+    def settle(
+        self,
+        key: str,
+        state: State,
+        now: datetime,
+        *,
+        provider_message_id: str | None = None,
+        reason: str | None = None,
+        provider_status: int | None = None,
+    ) -> LedgerEntry: ...
+
+    def count_duplicate(self, key: str) -> None: ...
+
+    def mark_published(self, keys: list[str], now: datetime) -> None: ...
+
+    def stats(self) -> list[StatsRow]: ...
+
+
+class ProviderError(Exception):
+    """A provider refused or could not be reached. status None: no HTTP answer at all."""
+
+    def __init__(
+        self, provider: str, status: int | None, reason: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{provider} {status}: {reason}")
+        self.provider = provider
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def ambiguous(self) -> bool:
+        """The provider may have accepted the message before failing (5xx, lost connection)."""
+        return self.status is None or self.status >= 500
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, message: Outbound) -> str | None:
+        """Hand the message over; returns the provider's message id. Raises ProviderError."""
+        ...
+
+    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
+        """The provider's id of the entry's message if the provider already has it, else None."""
+        ...
+
+
+class Renderer(Protocol):
+    def render(self, step: Step, view: dict[str, Any]) -> Rendered: ...
+
+
+class OutcomePublisher(Protocol):
+    async def publish(self, envelopes: list[Envelope]) -> None:
+        """Returns once every envelope is durably stored; raises otherwise."""
+        ...

@@ -1,0 +1,157 @@
+"""The messenger killed mid-stream and restarted: every order gets exactly one receipt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from boomerang.devstack.kafka_broker import free_port
+from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
+
+pytestmark = pytest.mark.e2e
+ORDERS = 200
+BIN = Path(sys.executable).parent
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+class Process:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self._log = log.open("ab")
+        self.popen = subprocess.Popen(
+            args, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready after {timeout}s")
+
+
+@pytest.fixture
+def sandbox_process(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    process = Process(
+        "sandbox",
+        [str(BIN / "boomerang-sandbox"), "serve", "--port", str(port)],
+        {},
+        tmp_path / "sandbox.log",
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/healthz")
+        yield url
+    finally:
+        process.stop()
+
+
+def outbox(url: str, provider: str) -> list[dict]:
+    return httpx.get(f"{url}/outbox.json", params={"provider": provider}, timeout=10).json()["messages"]
+
+
+def history() -> list[Envelope]:
+    envelopes = []
+    for n in range(ORDERS):
+        customer = f"c{n}"
+        consented = n % 2 == 0
+        contact = CustomerIdentified(
+            email=f"shopper{n}@example.com", phone=f"+1415555{n:04d}", sms_marketing_consent=consented
+        )
+        placed = OrderPlaced(
+            order_id=f"o-{n}",
+            placed_at=NOW,
+            total=Decimal("30.00"),
+            lines=[OrderLine(product_id="p1", name="Tea", quantity=3, unit_price=Decimal("10.00"))],
+        )
+        envelopes.append(
+            Envelope.wrap(contact, store_id="s1", customer_id=customer, source="e2e", time=NOW, id=f"id-{n}")
+        )
+        envelopes.append(
+            Envelope.wrap(placed, store_id="s1", customer_id=customer, source="e2e", time=NOW, id=f"ev-{n}")
+        )
+    return envelopes
+
+
+async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
+    kafka_bootstrap, topic_prefix, sandbox_process, send_commerce, tmp_path
+) -> None:
+    port = free_port()
+    env = {
+        "BOOMERANG_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BOOMERANG_TOPIC_PREFIX": topic_prefix,
+        "BOOMERANG_LOG_LEVEL": "WARNING",
+        "BOOMERANG_MESSENGER_PORT": str(port),
+        "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{tmp_path / 'messenger.db'}",
+        "BOOMERANG_MESSENGER_GROUP_ID": f"{topic_prefix}messenger",
+        "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox_process,
+        "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox_process,
+    }
+    args = [str(BIN / "boomerang-messenger"), "serve"]
+    messenger_url = f"http://127.0.0.1:{port}"
+    await send_commerce(history())
+
+    first = Process("messenger", args, env, tmp_path / "messenger.log")
+    try:
+        deadline = time.monotonic() + 60
+        while len(outbox(sandbox_process, "sendgrid")) < ORDERS // 5:
+            assert time.monotonic() < deadline and first.popen.poll() is None, "messenger made no progress"
+            time.sleep(0.1)
+        first.kill()
+    finally:
+        first.stop()
+    sent_before_kill = len(outbox(sandbox_process, "sendgrid"))
+    assert sent_before_kill < ORDERS, "the kill came after all the work: nothing was tested"
+
+    second = Process("messenger", args, env, tmp_path / "messenger.log")
+    try:
+        wait_http(f"{messenger_url}/readyz")
+        deadline = time.monotonic() + 90
+        while _settled(messenger_url) < ORDERS + ORDERS:  # every email, every SMS sent or suppressed
+            assert time.monotonic() < deadline, f"stuck at {_settled(messenger_url)}"
+            time.sleep(0.2)
+        stats = httpx.get(f"{messenger_url}/v1/stats", timeout=5).json()
+    finally:
+        second.stop()
+
+    emails = outbox(sandbox_process, "sendgrid")
+    receipts = Counter(m["subject"].removeprefix("Your receipt for order ") for m in emails)
+    assert receipts == Counter({f"o-{n}": 1 for n in range(ORDERS)})
+    texts = Counter(m["text"].split()[4].rstrip("!") for m in outbox(sandbox_process, "twilio"))
+    assert texts == Counter({f"o-{n}": 1 for n in range(0, ORDERS, 2)})
+    assert stats["totals"] == {"sent": ORDERS + ORDERS // 2, "suppressed": ORDERS // 2}
+
+
+def _settled(url: str) -> int:
+    totals = httpx.get(f"{url}/v1/stats", timeout=5).json()["totals"]
+    return sum(totals.get(state, 0) for state in ("sent", "failed", "suppressed"))

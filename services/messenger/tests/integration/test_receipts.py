@@ -1,0 +1,158 @@
+"""Receipts through the real broker and the real provider sandbox, via the official SDKs."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from boomerang.messenger.domain.messages import State, outcome_event_id
+from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+def identify(customer: str, **data) -> Envelope:
+    return Envelope.wrap(
+        CustomerIdentified(**data),
+        store_id="s1",
+        customer_id=customer,
+        source="test",
+        time=NOW,
+        id=f"id-{customer}",
+    )
+
+
+def order(customer: str, order_id: str, **data) -> Envelope:
+    event = OrderPlaced(
+        order_id=order_id,
+        placed_at=NOW,
+        total=Decimal("42.00"),
+        lines=[OrderLine(product_id="p1", name="Mug", quantity=2, unit_price=Decimal("21.00"))],
+        **data,
+    )
+    return Envelope.wrap(
+        event, store_id="s1", customer_id=customer, source="test", time=NOW, id=f"ev-{order_id}"
+    )
+
+
+async def stats(client) -> dict:
+    return (await client.get("/v1/stats")).json()
+
+
+async def test_identify_then_order_sends_one_email_and_one_sms(
+    sandbox, messenger_settings, run_messenger, send_commerce, message_events, wait_for
+) -> None:
+    async with run_messenger(messenger_settings) as client:
+        await send_commerce(
+            [
+                identify("c1", email="ada@example.com", phone="+14155550100", sms_marketing_consent=True),
+                order("c1", "o-1"),
+            ]
+        )
+
+        await wait_for(lambda: len(sandbox.outbox()) == 2)
+        body = await wait_for(lambda: stats(client))
+
+    (email,) = sandbox.outbox("sendgrid")
+    (sms,) = sandbox.outbox("twilio")
+    assert email["to"] == ["ada@example.com"]
+    assert email["subject"] == "Your receipt for order o-1"
+    assert email["reply_to"] == messenger_settings.reply_to_email
+    assert email["categories"] == ["receipt"]
+    assert "2 x Mug @ $21.00 = $42.00" in email["text"] and "$42.00" in email["html"]
+    assert email["custom_args"] == {
+        "boomerang_message_id": email["custom_args"]["boomerang_message_id"],
+        "boomerang_store_id": "s1",
+        "boomerang_customer_id": "c1",
+        "boomerang_flow": "receipt",
+    }
+    assert sms["to"] == ["+14155550100"] and "o-1" in sms["text"]
+    assert body["totals"] == {"sent": 2}
+
+    records = await message_events(2)
+    assert sorted(e.data["channel"] for _, e in records) == ["email", "sms"]
+    assert all(key == b"s1:c1" and e.type == "message.sent" for key, e in records)
+    sent_email = next(e for _, e in records if e.data["channel"] == "email")
+    assert sent_email.data["message_id"] == email["custom_args"]["boomerang_message_id"]
+    assert sent_email.id == outcome_event_id(sent_email.data["idempotency_key"], State.SENT)
+
+
+async def test_the_same_envelope_again_sends_nothing_new(
+    sandbox, messenger_settings, run_messenger, send_commerce, wait_for
+) -> None:
+    placed = order("c2", "o-2", email="guest@example.com")
+    async with run_messenger(messenger_settings) as client:
+        await send_commerce([placed])
+        await wait_for(lambda: len(sandbox.outbox()) == 1)
+
+        await send_commerce([placed])
+        body = await wait_for(lambda: _with_duplicates(client))
+
+    assert body["duplicates_avoided"] == 1
+    assert body["totals"] == {"sent": 1}
+    assert len(sandbox.outbox()) == 1
+
+
+async def _with_duplicates(client) -> dict | None:
+    body = await stats(client)
+    return body if body["duplicates_avoided"] else None
+
+
+async def test_a_429_is_retried_after_retry_after_and_sent_once(
+    sandbox, messenger_settings, run_messenger, send_commerce, wait_for
+) -> None:
+    sandbox.fault("sendgrid", 429, count=2, retry_after=1)
+    async with run_messenger(messenger_settings) as client:
+        started = time.monotonic()
+        await send_commerce([order("c3", "o-3", email="ada@example.com")])
+        await wait_for(lambda: sandbox.outbox())
+        elapsed = time.monotonic() - started
+        metrics = (await client.get("/metrics")).text
+
+    assert len(sandbox.outbox()) == 1
+    assert sandbox.pending_faults() == {}
+    assert elapsed >= 2  # two Retry-After: 1 honoured
+    assert 'boomerang_messenger_provider_retries_total{provider="sendgrid",status="429"}' in metrics
+
+
+async def test_a_5xx_after_the_provider_accepted_does_not_send_twice(
+    sandbox, messenger_settings, run_messenger, send_commerce, wait_for
+) -> None:
+    sandbox.fault("sendgrid", 500, after_accept=True)
+    async with run_messenger(messenger_settings) as client:
+        await send_commerce([order("c4", "o-4", email="ada@example.com")])
+        body = await wait_for(lambda: _settled(client, 1))
+
+    assert body["totals"] == {"sent": 1}
+    assert len(sandbox.outbox()) == 1
+
+
+async def _settled(client, count: int) -> dict | None:
+    body = await stats(client)
+    return body if sum(body["totals"].get(s, 0) for s in ("sent", "failed", "suppressed")) >= count else None
+
+
+async def test_a_permanent_provider_error_fails_the_message_with_its_reason(
+    sandbox, messenger_settings, run_messenger, send_commerce, message_events, wait_for
+) -> None:
+    # Twilio's magic test number that is never a valid phone number.
+    async with run_messenger(messenger_settings) as client:
+        await send_commerce(
+            [
+                identify("c5", phone="+15005550001", sms_marketing_consent=True),
+                order("c5", "o-5"),
+            ]
+        )
+        body = await wait_for(lambda: _settled(client, 2))
+
+    assert body["totals"] == {"failed": 1, "suppressed": 1}  # SMS failed; no email address
+    assert sandbox.outbox() == []
+    records = await message_events(2)
+    failed = next(e for _, e in records if e.type == "message.failed")
+    assert failed.data["provider_status"] == 400 and failed.data["reason"].startswith("21211")
+    suppressed = next(e for _, e in records if e.type == "message.suppressed")
+    assert suppressed.data["reason"] == "no_address"

@@ -1,0 +1,305 @@
+"""Sending exactly once, with hand-written fakes of the ledger, providers and publisher."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from tenacity import RetryCallState
+
+from boomerang.messenger.adapters.rendering import TemplateRenderer
+from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, outcome_event_id
+from boomerang.messenger.service_layer.delivery import Delivery
+from boomerang.messenger.service_layer.handlers import Messenger
+from boomerang.messenger.service_layer.ports import Claim, ProviderError, StatsRow
+from boomerang.messenger.service_layer.retry import RetryPolicy
+from boomerang.shared.events import CustomerIdentified, Envelope, OrderPlaced
+
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.rows: dict[str, LedgerEntry] = {}
+
+    def claim(self, entry: LedgerEntry) -> Claim:
+        if entry.key in self.rows:
+            return Claim(self.rows[entry.key], won=False)
+        self.rows[entry.key] = entry
+        return Claim(entry, won=True)
+
+    def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
+        row = self.rows[key]
+        if row.state is not State.PENDING or row.attempts != attempts_seen:
+            return False
+        self.rows[key] = replace(row, attempts=row.attempts + 1)
+        return True
+
+    def settle(
+        self, key, state, now, *, provider_message_id=None, reason=None, provider_status=None
+    ) -> LedgerEntry:
+        self.rows[key] = replace(
+            self.rows[key],
+            state=state,
+            updated_at=now,
+            provider_message_id=provider_message_id,
+            reason=reason,
+            provider_status=provider_status,
+        )
+        return self.rows[key]
+
+    def count_duplicate(self, key: str) -> None:
+        self.rows[key] = replace(self.rows[key], duplicate_hits=self.rows[key].duplicate_hits + 1)
+
+    def mark_published(self, keys: list[str], now: datetime) -> None:
+        for key in keys:
+            self.rows[key] = replace(self.rows[key], published_at=now)
+
+    def stats(self) -> list[StatsRow]:
+        return []
+
+
+class FakeProvider:
+    """Accepts messages into `accepted`; `script` lists errors to raise, one per call, first."""
+
+    def __init__(
+        self, name: str, script: list[ProviderError | tuple[str, ProviderError]] | None = None
+    ) -> None:
+        self.name = name
+        self.script = list(script or [])
+        self.accepted: dict[str, Outbound] = {}
+        self.sends = 0
+        self.finds = 0
+
+    async def send(self, message: Outbound) -> str | None:
+        self.sends += 1
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, tuple):  # ("accept", error): taken, then the answer is lost
+                self.accepted[message.message_id] = message
+                raise step[1]
+            raise step
+        self.accepted[message.message_id] = message
+        return f"{self.name}-{message.message_id}"
+
+    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
+        self.finds += 1
+        return f"{self.name}-{entry.message_id}" if entry.message_id in self.accepted else None
+
+
+class FakeOutcomes:
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    async def publish(self, envelopes: list[Envelope]) -> None:
+        self.envelopes.extend(envelopes)
+
+
+class FakeContacts:
+    def __init__(self) -> None:
+        self.cards: dict[tuple[str, str], Contact] = {}
+
+    def get(self, store_id: str, customer_id: str) -> Contact | None:
+        return self.cards.get((store_id, customer_id))
+
+    def save(self, contact: Contact) -> None:
+        self.cards[(contact.store_id, contact.customer_id)] = contact
+
+
+class World:
+    def __init__(self, email_script=None, sms_script=None) -> None:
+        self.ledger = FakeLedger()
+        self.email = FakeProvider("sendgrid", email_script)
+        self.sms = FakeProvider("twilio", sms_script)
+        self.outcomes = FakeOutcomes()
+        self.contacts = FakeContacts()
+        self.delivery = Delivery(
+            self.ledger,
+            {Channel.EMAIL: self.email, Channel.SMS: self.sms},
+            self.outcomes,
+            clock,
+            RetryPolicy(attempts=3, initial_s=0.001, max_s=0.01),
+        )
+        self.messenger = Messenger(self.contacts, self.delivery, TemplateRenderer(), clock)
+
+    def states(self) -> dict[str, State]:
+        return {e.step: e.state for e in self.ledger.rows.values()}
+
+
+def identified(**data) -> Envelope:
+    event = CustomerIdentified(**data)
+    return Envelope.wrap(event, store_id="s1", customer_id="c1", source="test", time=NOW, id="evt-identify")
+
+
+def order_placed(order_id: str = "o-1", envelope_id: str = "evt-order", **data) -> Envelope:
+    event = OrderPlaced(order_id=order_id, placed_at=NOW, total=Decimal("10"), **data)
+    return Envelope.wrap(event, store_id="s1", customer_id="c1", source="test", time=NOW, id=envelope_id)
+
+
+async def test_an_order_sends_one_email_and_one_sms_and_publishes_both_outcomes() -> None:
+    world = World()
+    await world.messenger.handle(
+        identified(email="ada@example.com", phone="+14155550100", sms_marketing_consent=True)
+    )
+
+    await world.messenger.handle(order_placed())
+
+    assert (world.email.sends, world.sms.sends) == (1, 1)
+    assert world.states() == {"email": State.SENT, "sms": State.SENT}
+    assert [e.type for e in world.outcomes.envelopes] == ["message.sent", "message.sent"]
+    assert all(e.key == "s1:c1" for e in world.outcomes.envelopes)
+    email_entry = next(e for e in world.ledger.rows.values() if e.step == "email")
+    assert world.outcomes.envelopes[0].id == outcome_event_id(email_entry.key, State.SENT)
+
+
+async def test_a_replayed_order_sends_nothing_and_counts_a_duplicate() -> None:
+    world = World()
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed(envelope_id="evt-1"))
+
+    await world.messenger.handle(order_placed(envelope_id="evt-2"))  # same order, new envelope
+
+    assert world.email.sends == 1
+    (entry,) = world.ledger.rows.values()
+    assert entry.duplicate_hits == 1
+    assert len(world.outcomes.envelopes) == 1  # already published: not again
+
+
+async def test_an_outcome_not_yet_published_is_published_on_redelivery() -> None:
+    world = World()
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed())
+    key = next(iter(world.ledger.rows))
+    world.ledger.rows[key] = replace(world.ledger.rows[key], published_at=None)  # crashed before marking
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == 1
+    assert [e.id for e in world.outcomes.envelopes] == [outcome_event_id(key, State.SENT)] * 2
+
+
+async def test_no_address_is_suppressed_and_published() -> None:
+    world = World()
+
+    await world.messenger.handle(order_placed())
+
+    assert world.states() == {"email": State.SUPPRESSED}
+    (envelope,) = world.outcomes.envelopes
+    assert envelope.type == "message.suppressed" and envelope.data["reason"] == "no_address"
+
+
+async def test_429_is_retried_honouring_retry_after_then_sent_once() -> None:
+    world = World(email_script=[ProviderError("sendgrid", 429, "too many requests", retry_after=0.0)] * 2)
+    await world.messenger.handle(identified(email="ada@example.com"))
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == 3
+    assert world.email.finds == 0  # a 429 is a refusal, nothing to look for
+    assert world.states() == {"email": State.SENT}
+
+
+async def test_a_permanent_4xx_fails_the_message_with_the_providers_reason() -> None:
+    world = World(sms_script=[ProviderError("twilio", 400, "21211: invalid To")])
+    await world.messenger.handle(identified(phone="+14155550100", sms_marketing_consent=True))
+
+    await world.messenger.handle(order_placed(email="guest@example.com"))
+
+    assert world.sms.sends == 1
+    failed = next(e for e in world.outcomes.envelopes if e.type == "message.failed")
+    assert failed.data["reason"] == "21211: invalid To"
+    assert failed.data["provider_status"] == 400
+
+
+async def test_retries_are_bounded() -> None:
+    world = World(email_script=[ProviderError("sendgrid", 503, "unavailable")] * 5)
+    await world.messenger.handle(identified(email="ada@example.com"))
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == 3
+    assert world.states() == {"email": State.FAILED}
+
+
+async def test_after_a_5xx_the_provider_is_asked_before_sending_again() -> None:
+    # The provider took the message and then answered 500: sending again would duplicate it.
+    world = World(email_script=[("accept", ProviderError("sendgrid", 500, "internal error"))])
+    await world.messenger.handle(identified(email="ada@example.com"))
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == 1
+    assert world.email.finds == 1
+    assert world.states() == {"email": State.SENT}
+
+
+@pytest.mark.parametrize("provider_has_it", [True, False])
+async def test_a_pending_entry_is_reconciled_with_the_provider(provider_has_it: bool) -> None:
+    world = World()
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed())
+    key, entry = next(iter(world.ledger.rows.items()))
+    # As if the process died between the provider call and recording its outcome.
+    world.ledger.rows[key] = replace(entry, state=State.PENDING, published_at=None, provider_message_id=None)
+    if not provider_has_it:
+        world.email.accepted.clear()
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == (1 if provider_has_it else 2)
+    assert world.ledger.rows[key].state is State.SENT
+    assert world.ledger.rows[key].attempts == 2
+    assert world.ledger.rows[key].duplicate_hits == 0
+
+
+async def test_a_pending_entry_resumed_by_someone_else_is_left_alone() -> None:
+    world = World()
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed())
+    key, entry = next(iter(world.ledger.rows.items()))
+    world.ledger.rows[key] = replace(entry, state=State.PENDING, published_at=None)
+    stale = world.ledger.rows[key]
+    assert world.ledger.take_over(key, stale.attempts, NOW)  # another worker got there first
+
+    await world.delivery._seen_again(stale, None, reason=None)
+
+    assert world.email.sends == 1 and world.email.finds == 0
+
+
+def failed_call(error: ProviderError) -> RetryCallState:
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.set_exception((type(error), error, None))
+    return state
+
+
+def test_waits_honour_retry_after_within_the_bound() -> None:
+    policy = RetryPolicy(attempts=3, initial_s=0.5, max_s=5)
+
+    assert 3 <= policy.wait(failed_call(ProviderError("twilio", 429, "slow down", retry_after=3))) <= 3.2
+    assert policy.wait(failed_call(ProviderError("twilio", 429, "slow down", retry_after=60))) == 5
+    assert 0.5 <= policy.wait(failed_call(ProviderError("twilio", 503, "unavailable"))) <= 1.0
+
+
+async def test_events_no_flow_listens_to_are_ignored_even_of_unknown_types() -> None:
+    world = World()
+    unknown = Envelope(
+        id="e",
+        type="commerce.wishlist.shared",
+        source="t",
+        time=NOW,
+        store_id="s1",
+        customer_id="c1",
+        data={},
+    )
+
+    await world.messenger.handle(unknown)
+
+    assert world.ledger.rows == {} and world.outcomes.envelopes == []
