@@ -1,0 +1,1 @@
+"""Boomerang segmenter: per-customer state, lifecycle segments and scores on the stream."""

@@ -1,0 +1,5 @@
+"""`python -m boomerang.segmenter worker` is `boomerang-segmenter worker`."""
+
+from boomerang.segmenter.entrypoints.cli import main
+
+main()

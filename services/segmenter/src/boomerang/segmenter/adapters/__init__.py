@@ -1,0 +1,1 @@
+"""Faust and Kafka behind the service layer's ports; the table's byte format."""

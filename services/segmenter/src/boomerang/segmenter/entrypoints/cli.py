@@ -1,0 +1,64 @@
+"""`boomerang-segmenter worker`: run the faust worker with settings from the environment."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+import typer
+
+from boomerang.segmenter.bootstrap import TOPICS
+from boomerang.segmenter.entrypoints.faust_app import create_faust_app
+from boomerang.segmenter.settings import SegmenterSettings
+from boomerang.shared.kafka import ensure_topics
+from boomerang.shared.logs import configure_logging, get_logger
+
+log = get_logger(__name__)
+cli = typer.Typer(help="Boomerang segmenter: per-customer state and lifecycle segments on the stream.")
+
+
+class SegmenterWorker(faust.Worker):
+    """faust's worker with Boomerang's JSON logging instead of faust's own."""
+
+    def __init__(self, app: faust.App, settings: SegmenterSettings) -> None:
+        super().__init__(app, quiet=True, redirect_stdouts=False, loglevel=settings.common.log_level)
+        self.spinner = None
+        self._settings = settings
+
+    def _setup_logging(self) -> None:
+        common = self._settings.common
+        configure_logging("segmenter", common.log_level, common.log_json)
+        if logging.getLogger().level > logging.DEBUG:
+            # faust narrates every service start and rebalance at INFO; our own logs say what matters.
+            for chatty in ("faust", "mode"):
+                logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+@cli.callback()
+def _main() -> None:
+    """Keeps `worker` a subcommand, so more (replay, snapshot) can join it."""
+
+
+@cli.command()
+def worker() -> None:
+    """Consume commerce events, keep customer state, publish segment changes. Stops on SIGTERM."""
+    settings = SegmenterSettings()
+    if settings.table_store != "rocksdb":
+        # An in-memory table rebuilds every customer from the changelog at each start.
+        raise typer.BadParameter("the worker keeps its tables in RocksDB; memory is for unit tests")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+    configure_logging("segmenter", settings.common.log_level, settings.common.log_json)
+    runner = SegmenterWorker(create_faust_app(settings), settings)
+    try:
+        # Our topics get shared's retention; faust would create missing ones with its defaults.
+        runner.loop.run_until_complete(
+            ensure_topics(settings.common.kafka_bootstrap, settings.common.topic_prefix, TOPICS)
+        )
+    except Exception:
+        log.exception("topics_unavailable", bootstrap=settings.common.kafka_bootstrap)
+        raise typer.Exit(1) from None
+    runner.execute_from_commandline()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,19 @@
+"""Segmenter's Prometheus metrics (created once per process; labels never carry customer data)."""
+
+from __future__ import annotations
+
+from boomerang.shared.metrics import counter, histogram
+
+SERVICE = "segmenter"
+
+EVENTS_PROCESSED = counter(SERVICE, "events_processed_total", "Envelopes applied to customer state", ("type",))
+DUPLICATES = counter(SERVICE, "events_duplicate_total", "Redelivered envelopes recognised by id and skipped")
+TRANSITIONS = counter(SERVICE, "transitions_total", "Segment transitions published", ("to_segment",))
+DEAD_LETTERED = counter(SERVICE, "dead_lettered_total", "Messages sent to the dead-letter topic", ("reason",))
+PUBLISH_RETRIES = counter(SERVICE, "publish_retries_total", "Publishes Kafka did not acknowledge, retried")
+PROCESS_SECONDS = histogram(
+    SERVICE,
+    "process_seconds",
+    "Time to handle one source message, publishing included",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

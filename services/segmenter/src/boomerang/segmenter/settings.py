@@ -1,0 +1,33 @@
+"""Segmenter's settings, from `BOOMERANG_SEGMENTER_*` (Kafka and logging from `BOOMERANG_*`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from boomerang.shared.settings import ServiceSettings
+
+
+class SegmenterSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOMERANG_SEGMENTER_", extra="ignore")
+
+    port: int = 8002
+    data_dir: Path = Field(
+        default=Path("build/data/segmenter"),
+        description="RocksDB tables live in <data_dir>/<app id>, so topic prefixes never share files",
+    )
+    table_store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb", description="memory is for unit tests only: it loses state on restart"
+    )
+    vip_revenue_threshold: Decimal = Field(default=Decimal(500), ge=0)
+    remembered_event_ids: int = Field(
+        default=100, ge=1, description="envelope ids kept per customer to drop redeliveries"
+    )
+    replication_factor: int = Field(default=1, ge=1, description="of the topics faust creates (changelogs)")
+    standby_replicas: int = Field(default=1, ge=0, description="warm copies of each table partition")
+    commit_interval_s: float = Field(default=2.8, gt=0, description="how often source offsets are committed")
+    publish_retry_max_s: float = Field(default=10.0, gt=0, description="longest pause between publish retries")

@@ -1,0 +1,95 @@
+"""The faust app as wired, without a broker: names, partitions, stores and the segment counts view."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from boomerang.segmenter.adapters.state_codec import encode_state
+from boomerang.segmenter.domain import CustomerState
+from boomerang.segmenter.entrypoints.faust_app import create_faust_app, faust_config
+from boomerang.segmenter.entrypoints.web import Readiness, _sizes_for
+from boomerang.segmenter.settings import SegmenterSettings
+from boomerang.shared.kafka.topics import PARTITIONS
+from boomerang.shared.settings import CommonSettings
+
+
+def settings_for(prefix: str, tmp_path: Path, **kw) -> SegmenterSettings:
+    common = CommonSettings(kafka_bootstrap="k1:9092,k2:9092", topic_prefix=prefix)
+    return SegmenterSettings(common=common, data_dir=tmp_path / "data", table_store="memory", **kw)
+
+
+def test_app_id_and_internal_topics_carry_the_prefix(tmp_path):
+    app = create_faust_app(settings_for("t42.", tmp_path))
+    assert app.conf.id == "t42.boomerang-segmenter"
+    table = app.tables["customers"]
+    assert table.changelog_topic.get_topic_name() == "t42.boomerang-segmenter-customers-changelog"
+    assert table.partitions == PARTITIONS == app.conf.topic_partitions
+
+
+def test_agent_consumes_the_prefixed_commerce_topic(tmp_path):
+    app = create_faust_app(settings_for("t43.", tmp_path))
+    [agent] = app.agents.values()
+    assert agent.channel.get_topic_name() == "t43.commerce.events.v1"
+
+
+def test_rocksdb_outside_tests_in_a_directory_per_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOOMERANG_TOPIC_PREFIX", "t44.")
+    monkeypatch.setenv("BOOMERANG_SEGMENTER_DATA_DIR", str(tmp_path / "seg"))
+    settings = SegmenterSettings()
+    config = faust_config(settings)
+    assert settings.table_store == "rocksdb" and config["store"] == "rocksdb://"
+    assert config["datadir"] == str(tmp_path / "seg" / "t44.boomerang-segmenter")
+    assert create_faust_app(settings).tables["customers"].options == {"driver": "rocksdict"}
+
+
+def test_settings_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOOMERANG_SEGMENTER_VIP_REVENUE_THRESHOLD", "750.50")
+    monkeypatch.setenv("BOOMERANG_SEGMENTER_PORT", "18002")
+    settings = SegmenterSettings()
+    assert settings.vip_revenue_threshold == Decimal("750.50")
+    assert faust_config(settings)["web_port"] == 18002
+
+
+def test_every_bootstrap_server_becomes_a_broker_url(tmp_path):
+    assert faust_config(settings_for("", tmp_path))["broker"] == ["kafka://k1:9092", "kafka://k2:9092"]
+
+
+def test_customer_tables_are_not_served_by_faust(tmp_path):
+    config = faust_config(settings_for("", tmp_path))
+    assert config["web_tables_enabled"] is False
+
+
+def test_not_ready_before_the_worker_started(tmp_path):
+    app = create_faust_app(settings_for("t45.", tmp_path))
+    readiness = Readiness(app, "t45.commerce.events.v1")
+    assert readiness.checks() == {"worker_started": False, "tables_recovered": False, "partitions_assigned": False}
+
+
+@pytest.fixture
+def table_rows():
+    def row(store: str, customer: str, **segments: str) -> tuple[bytes, bytes]:
+        return f"{store}:{customer}".encode(), encode_state(CustomerState(store, customer, segments=segments))
+
+    return dict(
+        [
+            row("store-1", "a", lifecycle="new", value="vip"),
+            row("store-1", "b", lifecycle="new"),
+            row("store-1", "anon:c"),
+            row("store-10", "d", lifecycle="new"),  # shares a prefix with store-1, not its customers
+            row("store-2", "e", lifecycle="new", value="vip"),
+        ]
+    )
+
+
+async def test_segment_sizes_count_one_store(table_rows):
+    sizes = await _sizes_for(table_rows, "store-1")
+    assert sizes.customers == 3
+    assert dict(sizes.segments) == {"new": 2, "vip": 1}
+
+
+async def test_segment_sizes_of_an_unknown_store_are_zero(table_rows):
+    sizes = await _sizes_for(table_rows, "store-9")
+    assert (sizes.customers, dict(sizes.segments)) == (0, {})
