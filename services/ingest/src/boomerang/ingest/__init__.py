@@ -1,0 +1,1 @@
+"""Boomerang ingest: Segment-spec event APIs into Kafka, answered only after Kafka acknowledged."""

@@ -1,0 +1,1 @@
+"""SQL stores and the Kafka publisher behind the service layer's ports."""

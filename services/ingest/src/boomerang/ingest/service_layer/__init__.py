@@ -1,0 +1,1 @@
+"""Use cases: authenticate a write key, ingest calls, administer stores. I/O only through ports."""

@@ -1,0 +1,143 @@
+"""Ingesting Segment calls: map, drop duplicates, publish, and only then remember the ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from boomerang.ingest.domain.batch import batch_items
+from boomerang.ingest.domain.mapping import Rules, to_envelope
+from boomerang.ingest.domain.rejections import Rejected, Rejection, join_path
+from boomerang.ingest.service_layer.claims import Claims
+from boomerang.ingest.service_layer.ports import Publisher, SeenMessages
+from boomerang.shared.errors import BadRequest, ServiceUnavailable
+from boomerang.shared.events import Envelope
+from boomerang.shared.kafka import PublishFailed
+from boomerang.shared.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class KafkaUnavailable(ServiceUnavailable):
+    code = "kafka_unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("events could not be stored durably; retry later", retry_after=retry_after)
+
+
+class BatchRejected(BadRequest):
+    """Every call of a batch was invalid: 400, with the same details a partial success carries."""
+
+    def __init__(self, rejected: list[Rejection]) -> None:
+        first = rejected[0]
+        super().__init__(f"all {len(rejected)} events were rejected", field=first.field, code=first.code)
+        self.rejected = rejected
+
+    def body(self) -> dict[str, Any]:
+        return {
+            **super().body(),
+            "success": False,
+            "accepted": 0,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+@dataclass
+class Outcome:
+    accepted: int = 0
+    published: list[Envelope] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    remembered: bool = True
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        seen: SeenMessages,
+        publisher: Publisher,
+        rules: Rules,
+        dedup_window: timedelta,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        retry_after_s: int = 5,
+        claims: Claims | None = None,
+    ) -> None:
+        self._seen = seen
+        self._publisher = publisher
+        self._rules = rules
+        self._window = dedup_window
+        self._clock = clock
+        self._new_id = new_id
+        self._retry_after_s = retry_after_s
+        self._claims = claims or Claims()
+
+    async def one(self, raw: Any, *, call: str, store_id: str) -> Outcome:
+        """A single call (`/v1/identify` ...): a rejection raises, nothing is published."""
+        now = self._clock()
+        envelope = self._map(raw, call, store_id, now)
+        return await self._deliver(store_id, [envelope], [], now)
+
+    async def batch(self, body: dict[str, Any], *, store_id: str, max_events: int) -> Outcome:
+        """Valid calls are published, invalid ones reported; if none is valid, BatchRejected."""
+        now = self._clock()
+        envelopes: list[Envelope] = []
+        rejected: list[Rejection] = []
+        for index, item in enumerate(batch_items(body, max_events)):
+            try:
+                envelopes.append(self._map(item, None, store_id, now))
+            except Rejected as exc:
+                at = join_path(f"batch[{index}]", exc.field)
+                rejected.append(Rejection(index, exc.code, exc.message, at))
+        if not envelopes:
+            raise BatchRejected(rejected)
+        return await self._deliver(store_id, envelopes, rejected, now)
+
+    def _map(self, raw: Any, call: str | None, store_id: str, now: datetime) -> Envelope:
+        return to_envelope(
+            raw, call=call, store_id=store_id, received_at=now, new_id=self._new_id(), rules=self._rules
+        )
+
+    async def _deliver(
+        self, store_id: str, envelopes: list[Envelope], rejected: list[Rejection], now: datetime
+    ) -> Outcome:
+        unique = _first_of_each_id(envelopes)
+        ids = [e.id for e in unique]
+        outcome = Outcome(accepted=len(envelopes), rejected=rejected)
+        async with self._claims.hold(store_id, ids):
+            seen = await self._seen.seen_since(store_id, ids, now - self._window)
+            fresh = [e for e in unique if e.id not in seen]
+            if fresh:
+                try:
+                    await self._publisher.publish(fresh)
+                except PublishFailed as exc:
+                    log.warning("publish_failed", store_id=store_id, events=len(fresh), error=str(exc)[:300])
+                    raise KafkaUnavailable(self._retry_after_s) from exc
+                outcome.remembered = await self._remember(store_id, [e.id for e in fresh], now)
+        outcome.published = fresh
+        outcome.duplicates = len(envelopes) - len(fresh)
+        return outcome
+
+    async def _remember(self, store_id: str, ids: list[str], now: datetime) -> bool:
+        # Kafka has the events now, so the answer is success whatever happens here; a lost
+        # record only means a retried request could be published again (consumers de-dup).
+        try:
+            await self._seen.remember(store_id, ids, now)
+            return True
+        except Exception as exc:  # noqa: BLE001 - any store failure; reported, not fatal
+            log.error("dedup_record_failed", store_id=store_id, events=len(ids), error=repr(exc)[:300])
+            return False
+
+
+def _first_of_each_id(envelopes: list[Envelope]) -> list[Envelope]:
+    """Drop repeats within one request, keeping order (a customer's events stay in sequence)."""
+    taken: set[str] = set()
+    unique = []
+    for envelope in envelopes:
+        if envelope.id not in taken:
+            taken.add(envelope.id)
+            unique.append(envelope)
+    return unique

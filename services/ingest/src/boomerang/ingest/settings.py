@@ -1,0 +1,37 @@
+"""Ingest's settings, from `BOOMERANG_INGEST_*` (Kafka and logging from `BOOMERANG_*`)."""
+
+from __future__ import annotations
+
+import phonenumbers
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from boomerang.shared.settings import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOMERANG_INGEST_", extra="ignore")
+
+    port: int = 8001
+    database_url: str = "sqlite:///build/data/ingest.db"
+    max_event_bytes: int = Field(default=32 * 1024, description="body limit of /v1/identify, /track, /page")
+    max_batch_bytes: int = Field(default=500 * 1024, description="body limit of /v1/batch")
+    max_batch_events: int = 2500
+    dedup_window_s: float = Field(
+        default=24 * 3600, gt=0, description="a repeated messageId is a duplicate this long"
+    )
+    dedup_purge_every_s: float = Field(
+        default=600, gt=0, description="how often ids older than the window go"
+    )
+    publish_timeout_s: float = Field(
+        default=5.0, gt=0, description="wait this long for Kafka's ack, then 503"
+    )
+    retry_after_s: int = 5
+    default_phone_region: str = Field(default="US", description="region of phone numbers without +country")
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows (e.g. US, GB, NL)")
+        return value.upper()
