@@ -25,8 +25,10 @@ class Envelopes:
         customer_id: str = "cust-1",
         placed_at: datetime = T0,
         id: str | None = None,
+        order_id: str | None = None,
     ) -> Envelope:
-        event = OrderPlaced(order_id=f"o-{placed_at.isoformat()}-{total}", placed_at=placed_at, total=Decimal(total))
+        order_id = order_id or f"o-{placed_at.isoformat()}-{total}"
+        event = OrderPlaced(order_id=order_id, placed_at=placed_at, total=Decimal(total))
         return Envelope.wrap(
             event,
             store_id=store_id,

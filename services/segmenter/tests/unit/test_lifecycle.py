@@ -114,9 +114,10 @@ def test_only_the_last_n_envelope_ids_are_kept(blank, envelopes):
     ids = [f"evt-{i}" for i in range(5)]
     state, _ = run(blank, *daily(envelopes, ["1"] * 5, ids))
     assert state.recent_event_ids == ("evt-2", "evt-3", "evt-4")
-    # An id older than the window is counted again: the window must outlast redelivery.
+    # An id older than the window is not recognised by id any more; its order id still is.
     replayed, _ = apply(state, envelopes.order("1", id="evt-0"), envelopes.t0, POLICY)
-    assert replayed.orders == 6
+    assert replayed.recent_event_ids == ("evt-3", "evt-4", "evt-0")
+    assert replayed.orders == 5
 
 
 def test_non_order_events_only_update_last_seen(blank, envelopes):
@@ -157,3 +158,13 @@ def test_event_data_that_fits_no_schema_is_an_error(blank, envelopes):
     broken = envelopes.order("5").model_copy(update={"data": {"order_id": "o-1"}})
     with pytest.raises(ValueError):
         apply(blank, broken, envelopes.t0, POLICY)
+
+
+def test_an_order_resent_under_a_new_event_id_counts_once(blank, envelopes):
+    first = envelopes.order("300", id="evt-1", order_id="o-1")
+    reimported = envelopes.order("300", id="evt-2", order_id="o-1")
+    other = envelopes.order("300", id="evt-3", order_id="o-2")
+    state, targets = run(blank, first, reimported)
+    assert (state.orders, state.net_revenue, targets) == (1, Decimal("300"), [Segment.NEW])
+    state, targets = run(state, other)
+    assert (state.orders, state.net_revenue, targets) == (2, Decimal("600"), [Segment.VIP])

@@ -68,6 +68,7 @@ def wire(app: faust.App, settings: SegmenterSettings, clock: Callable[[], dateti
         policy=SegmentPolicy(
             vip_revenue_threshold=settings.vip_revenue_threshold,
             remembered_event_ids=settings.remembered_event_ids,
+            remembered_order_ids=settings.remembered_order_ids,
         ),
         clock=clock,
         retry_max_s=settings.publish_retry_max_s,

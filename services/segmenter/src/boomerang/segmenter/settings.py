@@ -27,6 +27,9 @@ class SegmenterSettings(ServiceSettings):
     remembered_event_ids: int = Field(
         default=100, ge=1, description="envelope ids kept per customer to drop redeliveries"
     )
+    remembered_order_ids: int = Field(
+        default=1000, ge=1, description="order ids kept per customer so a re-sent order counts once"
+    )
     replication_factor: int = Field(default=1, ge=1, description="of the topics faust creates (changelogs)")
     standby_replicas: int = Field(default=1, ge=0, description="warm copies of each table partition")
     commit_interval_s: float = Field(default=2.8, gt=0, description="how often source offsets are committed")

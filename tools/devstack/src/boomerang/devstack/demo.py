@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from boomerang.devstack.history import load_purchases, phone_for, replay_calls
+from boomerang.devstack.history import Purchase, load_purchases, phone_for, replay_calls
 from boomerang.devstack.stack import Stack
 from boomerang.shared.events import Envelope
-from boomerang.shared.kafka import CUSTOMER_SEGMENTS
+from boomerang.shared.kafka import CUSTOMER_SEGMENTS, FEEDBACK_EVENTS, TopicSpec
 
 BATCH_SIZE = 200
 
@@ -65,27 +65,33 @@ def wait_for_outbox(stack: Stack, expected: int, timeout: float = 300) -> int:
     return last
 
 
-async def latest_segments(bootstrap: str, prefix: str) -> dict[str, str]:
-    """Each customer's latest segment, read from customer.segments.v1 from the beginning."""
+async def read_topic(bootstrap: str, spec: TopicSpec, prefix: str) -> list[Envelope]:
+    """Every envelope on a topic, from the beginning up to its end now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        topic = CUSTOMER_SEGMENTS.named(prefix)
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            partitions = [TopicPartition(topic, p) for p in range(CUSTOMER_SEGMENTS.partitions)]
+        topic = spec.named(prefix)
+        partitions = [TopicPartition(topic, p) for p in range(spec.partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        latest: dict[str, str] = {}
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+        envelopes: list[Envelope] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    envelope = Envelope.from_bytes(record.value)
-                    latest[envelope.key] = envelope.data["to_segment"]
-        return latest
+                envelopes += [Envelope.from_bytes(record.value) for record in records]
+        return envelopes
     finally:
         await consumer.stop()
+
+
+def current_segments(changes: list[Envelope]) -> dict[str, set[str]]:
+    """Each customer's segments now, from their SegmentChanged history."""
+    current: dict[str, set[str]] = {}
+    for change in changes:
+        segments = current.setdefault(change.key, set())
+        segments.discard(change.data["from_segment"])
+        segments.add(change.data["to_segment"])
+    return current
 
 
 def messenger_stats(stack: Stack) -> dict:
@@ -103,8 +109,22 @@ def by_flow_and_channel(stats: dict) -> dict[str, dict[str, int]]:
     return table
 
 
-def run_demo(stack: Stack, summary_path: Path) -> dict:
-    purchases = load_purchases()
+def wait_for_ledger_duplicates(stack: Stack, expected: int, timeout: float = 120) -> int:
+    deadline, seen = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and seen < expected:
+        seen = messenger_stats(stack).get("duplicates_avoided", 0)
+        time.sleep(0.5)
+    return seen
+
+
+def reimported(calls: list[dict]) -> list[dict]:
+    """The same history re-sent with fresh messageIds, as a shop re-importing its orders would."""
+    return [{**call, "messageId": f"{call['messageId']}-reimport"} for call in calls]
+
+
+def run_demo(stack: Stack, summary_path: Path, purchases: list[Purchase] | None = None) -> dict:
+    """Replay once; again unchanged (ingest drops the repeats); again re-imported (the ledger does)."""
+    purchases = purchases if purchases is not None else load_purchases()
     calls = replay_calls(purchases)
     expected = len(purchases) + sum(1 for p in purchases if phone_for(p.customer))
     before = len(outbox(stack))
@@ -112,28 +132,31 @@ def run_demo(stack: Stack, summary_path: Path) -> dict:
     first = replay(stack, calls)
     after_first = wait_for_outbox(stack, before + expected)
     second = replay(stack, calls)
-    time.sleep(5)  # give a wrongly re-sent message time to show up
-    after_second = wait_for_outbox(stack, after_first, timeout=30)
+    third = replay(stack, reimported(calls))
+    ledger_duplicates = wait_for_ledger_duplicates(stack, expected)
+    after_replays = wait_for_outbox(stack, after_first, timeout=30)
 
     messages = outbox(stack)
-    segments = asyncio.run(latest_segments(stack.bootstrap, stack.config.topic_prefix))
+    segments = current_segments(asyncio.run(read_topic(stack.bootstrap, CUSTOMER_SEGMENTS, stack.config.topic_prefix)))
+    feedback = asyncio.run(read_topic(stack.bootstrap, FEEDBACK_EVENTS, stack.config.topic_prefix))
     stats = messenger_stats(stack)
     summary = {
         "store": stack.config.store_id,
         "history": {"customers": len({p.customer for p in purchases}), "orders": len(purchases)},
-        "events_ingested": first.accepted,
-        "replays": {"first": first.as_dict(), "second": second.as_dict()},
-        "customers_by_segment": dict(Counter(segments.values())),
+        "events_ingested": first.accepted + third.accepted,
+        "replays": {"first": first.as_dict(), "same_again": second.as_dict(), "reimported": third.as_dict()},
+        "customers_by_segment": dict(Counter(s for held in segments.values() for s in held)),
         "messages_by_flow_and_channel": by_flow_and_channel(stats),
         "outbox": {
             "expected": expected,
             "after_first_replay": after_first - before,
-            "new_on_second_replay": after_second - after_first,
+            "new_after_replaying_twice_more": after_replays - after_first,
             "by_provider": dict(Counter(m["provider"] for m in messages)),
         },
+        "provider_events_fed_back": dict(Counter(f"{e.data['provider']} {e.data['kind']}" for e in feedback)),
         "duplicates_avoided": {
-            "ingest_deduplicated": second.deduplicated + first.deduplicated,
-            "messenger_ledger": stats.get("duplicates_avoided", 0),
+            "ingest_same_message_id": first.deduplicated + second.deduplicated + third.deduplicated,
+            "messenger_send_ledger": ledger_duplicates,
         },
         "where_to_look": where_to_look(stack),
     }

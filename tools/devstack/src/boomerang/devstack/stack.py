@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,6 +84,11 @@ class Stack:
             self.stop_service(name)
         if self.config.kafka_bootstrap is None:
             self.kafka.stop()
+
+    def reset(self) -> None:
+        """Stop everything and forget all state: topics, stores, outbox, keys."""
+        self.down()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def status(self) -> dict[str, str]:
         states = {name: "running" if self.pid(name) else "stopped" for name in SERVICES}

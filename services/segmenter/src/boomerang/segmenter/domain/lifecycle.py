@@ -46,7 +46,7 @@ def apply(
     event = envelope.event()
     trigger = Trigger(envelope.id, _occurred_at(envelope, event))
     observed = replace(
-        _observe(state, event, trigger),
+        _observe(state, event, trigger, policy),
         recent_event_ids=(*state.recent_event_ids, envelope.id)[-policy.remembered_event_ids :],
         updated_at=now,
     )
@@ -64,11 +64,14 @@ def _occurred_at(envelope: Envelope, event: Event) -> datetime:
     return event.placed_at if isinstance(event, OrderPlaced) else envelope.time
 
 
-def _observe(state: CustomerState, event: Event, trigger: Trigger) -> CustomerState:
+def _observe(state: CustomerState, event: Event, trigger: Trigger, policy: SegmentPolicy) -> CustomerState:
     seen = replace(state, last_seen_at=_latest(state.last_seen_at, trigger.occurred_at))
-    if isinstance(event, OrderPlaced):
+    # An order re-sent under a new messageId (a shop re-importing its history) is the same
+    # order: it is counted once, by its order id.
+    if isinstance(event, OrderPlaced) and event.order_id not in state.counted_order_ids:
         return replace(
             seen,
+            counted_order_ids=(*state.counted_order_ids, event.order_id)[-policy.remembered_order_ids :],
             orders=state.orders + 1,
             net_revenue=state.net_revenue + event.total,
             first_order_at=_earliest(state.first_order_at, event.placed_at),

@@ -32,6 +32,7 @@ class Segment:
 class SegmentPolicy:
     vip_revenue_threshold: Decimal = Decimal(500)
     remembered_event_ids: int = 100
+    remembered_order_ids: int = 1000
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class CustomerState:
     last_seen_at: datetime | None = None
     segments: Mapping[str, str] = field(default_factory=dict)
     recent_event_ids: tuple[str, ...] = ()
+    counted_order_ids: tuple[str, ...] = ()
     updated_at: datetime | None = None
 
     def segment_in(self, dimension: str) -> str | None:

@@ -1,0 +1,27 @@
+"""The demo's replay, on a small slice of the history, through the real services."""
+
+import json
+
+import pytest
+
+from boomerang.devstack.demo import run_demo
+from boomerang.devstack.history import load_purchases, phone_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_path) -> None:
+    purchases = [p for p in load_purchases() if p.customer <= 25]
+    sms = sum(1 for p in purchases if phone_for(p.customer))
+
+    summary = run_demo(stack, tmp_path / "summary.json", purchases)
+
+    assert summary["history"] == {"customers": 25, "orders": len(purchases)}
+    assert summary["outbox"]["after_first_replay"] == len(purchases) + sms
+    assert summary["outbox"]["new_after_replaying_twice_more"] == 0
+    assert summary["messages_by_flow_and_channel"]["receipt"] == {"email sent": len(purchases), "sms sent": sms}
+    assert summary["duplicates_avoided"]["ingest_same_message_id"] == len(purchases) + 25
+    assert summary["duplicates_avoided"]["messenger_send_ledger"] == len(purchases) + sms
+    assert summary["customers_by_segment"]["new"] == 25
+    assert summary["provider_events_fed_back"]["sendgrid delivered"] == len(purchases)
+    assert json.loads((tmp_path / "summary.json").read_text())["store"] == "demo"
