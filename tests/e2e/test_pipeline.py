@@ -65,6 +65,12 @@ def test_an_order_becomes_a_receipt_a_segment_and_a_delivery_event(stack) -> Non
         lambda e: is_mine(e) and e.data.get("kind") == "delivered" and e.data.get("message_id") == email_message_id,
     )
     assert delivered[0].data["provider"] == "sendgrid"
+    sms_message_id = next(e.data["message_id"] for e in sent if e.data["channel"] == "sms")
+    sms_delivered = wait_for_envelopes(
+        bootstrap, FEEDBACK_EVENTS.named(prefix),
+        lambda e: is_mine(e) and e.data.get("kind") == "delivered" and e.data.get("message_id") == sms_message_id,
+    )
+    assert sms_delivered[0].data["provider"] == "twilio"
 
 
 def test_the_same_order_sent_twice_is_one_receipt(stack) -> None:

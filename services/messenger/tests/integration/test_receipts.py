@@ -46,6 +46,8 @@ async def stats(client) -> dict:
 async def test_identify_then_order_sends_one_email_and_one_sms(
     sandbox, messenger_settings, run_messenger, send_commerce, message_events, wait_for
 ) -> None:
+    callback = "http://feedback.test/v1/webhooks/twilio/status"
+    messenger_settings = messenger_settings.model_copy(update={"twilio_status_callback_url": callback})
     async with run_messenger(messenger_settings) as client:
         await send_commerce(
             [
@@ -71,6 +73,9 @@ async def test_identify_then_order_sends_one_email_and_one_sms(
         "boomerang_flow": "receipt",
     }
     assert sms["to"] == ["+14155550100"] and "o-1" in sms["text"]
+    # Twilio's delivery statuses come back to feedback with the ids it needs to attribute them
+    assert sms["status_callback"].startswith(callback + "?")
+    assert "boomerang_customer_id=c1" in sms["status_callback"] and "boomerang_flow=receipt" in sms["status_callback"]
     assert body["totals"] == {"sent": 2}
 
     records = await message_events(2)

@@ -107,6 +107,7 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         settings.twilio_base_url,
         settings.sms_from,
         timeout,
+        settings.twilio_status_callback_url,
     )
     delivery = Delivery(
         ledger,

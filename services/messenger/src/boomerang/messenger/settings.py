@@ -24,6 +24,8 @@ class MessengerSettings(ServiceSettings):
     from_name: str = "Boomerang Shop"
     reply_to_email: str = "support@shop.example"
     sms_from: str = "+15005550006"
+    # Where Twilio posts delivery statuses (feedback's /v1/webhooks/twilio/status); none: not asked.
+    twilio_status_callback_url: str | None = None
 
     # Bounded retries on 429/5xx: attempts in all, exponential backoff with jitter between them,
     # never waiting longer than backoff_max_seconds even when Retry-After asks for more.

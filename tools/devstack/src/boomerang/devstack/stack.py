@@ -30,6 +30,7 @@ COMMANDS = {
     "messenger": ["boomerang-messenger", "serve"],
     "feedback": ["boomerang-feedback", "serve"],
 }
+SANDBOX_TWILIO_AUTH_TOKEN = "sandbox-auth-token"  # the sandbox's and messenger's default
 DEMO_STORE = "demo"
 DEMO_WRITE_KEY = "demo-write-key-change-me"
 
@@ -118,8 +119,11 @@ class Stack:
                 "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
                 "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
                 "BOOMERANG_MESSENGER_GROUP_ID": f"{c.topic_prefix}boomerang-messenger",
+                "BOOMERANG_MESSENGER_TWILIO_STATUS_CALLBACK_URL": f"{c.url('feedback')}/v1/webhooks/twilio/status",
             },
             "feedback": {
+                "BOOMERANG_FEEDBACK_TWILIO_AUTH_TOKEN": SANDBOX_TWILIO_AUTH_TOKEN,
+                "BOOMERANG_FEEDBACK_PUBLIC_BASE_URL": c.url("feedback"),
                 "BOOMERANG_FEEDBACK_SENDGRID_WEBHOOK_PUBLIC_KEY": self._public_key.read_text().strip()
                 if self._public_key.exists()
                 else "",

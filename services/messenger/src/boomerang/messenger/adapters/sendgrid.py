@@ -73,15 +73,6 @@ class SendGridEmail:
         return rows[0]["msg_id"].split(".", 1)[0] if rows else None
 
 
-def custom_args(message: Outbound) -> dict[str, str]:
-    """Echoed back by SendGrid's event webhook, where feedback reads them."""
-    return {
-        "boomerang_message_id": message.message_id,
-        "boomerang_store_id": message.store_id,
-        "boomerang_customer_id": message.customer_id,
-        "boomerang_flow": message.flow,
-    }
-
 
 def build_mail(message: Outbound, sender: Sender) -> Mail:
     mail = Mail()
@@ -90,7 +81,7 @@ def build_mail(message: Outbound, sender: Sender) -> Mail:
     mail.subject = Subject(message.subject or "")
     personalization = Personalization()
     personalization.add_to(To(message.to))
-    for key, value in custom_args(message).items():
+    for key, value in message.attribution().items():
         personalization.add_custom_arg(CustomArg(key, value))
     mail.add_personalization(personalization)
     mail.add_content(Content(MimeType.text, message.text))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
+from twilio.base import values
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -62,18 +63,33 @@ class TwilioSms:
     name = NAME
 
     def __init__(
-        self, account_sid: str, auth_token: str, base_url: str, sender: str, timeout_s: float = 10.0
+        self,
+        account_sid: str,
+        auth_token: str,
+        base_url: str,
+        sender: str,
+        timeout_s: float = 10.0,
+        status_callback_url: str | None = None,
     ) -> None:
         # Built inside the running loop: the SDK's aiohttp session belongs to it.
         self._http = BaseUrlHttpClient(base_url, timeout_s)
         self._client = Client(account_sid, auth_token, http_client=self._http)
         self._sender = sender
+        self._status_callback_url = status_callback_url
 
     async def send(self, message: Outbound) -> str | None:
         created = await _call(
-            self._client.messages.create_async(to=message.to, from_=self._sender, body=message.text)
+            self._client.messages.create_async(
+                to=message.to, from_=self._sender, body=message.text, status_callback=self._callback(message)
+            )
         )
         return created.sid
+
+    def _callback(self, message: Outbound) -> str | object:
+        """Twilio signs the whole URL, query included, so the ids travel safely to feedback."""
+        if not self._status_callback_url:
+            return values.unset
+        return f"{self._status_callback_url}?{urlencode(message.attribution())}"
 
     async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
         """A message to the same number since the entry was written, with exactly its body."""

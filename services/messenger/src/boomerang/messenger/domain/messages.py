@@ -81,6 +81,15 @@ class Outbound:
     def body_digest(self) -> str:
         return digest(self.text)
 
+    def attribution(self) -> dict[str, str]:
+        """Ids the provider echoes back (SendGrid custom_args, Twilio's callback URL) for feedback."""
+        return {
+            "boomerang_message_id": self.message_id,
+            "boomerang_store_id": self.store_id,
+            "boomerang_customer_id": self.customer_id,
+            "boomerang_flow": self.flow,
+        }
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
