@@ -1,4 +1,4 @@
-"""Offline validators for docker-compose.yml, deploy/k8s and the Dockerfiles.
+"""Offline validators for docker-compose.yml, deploy/k8s and the Dockerfile.
 
 Every check here is a plain function that returns a list of error strings (or raises
 `ManifestError`), so the tests can feed it both the real files and deliberately broken ones
@@ -31,6 +31,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 K8S_DIR = REPO / "deploy" / "k8s"
 COMPOSE_FILE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"  # the one image recipe; build args choose the service
 
 # Oldest Kubernetes we claim to support, and a current one: manifests must validate on both.
 K8S_VERSIONS = ("1.31.0", "1.34.0")
@@ -672,11 +673,25 @@ def load_compose(path: Path = COMPOSE_FILE) -> dict:
     return interpolate(yaml.safe_load(path.read_text()))
 
 
+def _compose_mapping(value: dict | list | None) -> dict[str, str]:
+    """A compose `KEY: value` mapping or `KEY=value` list (environment, build args) as strings."""
+    if isinstance(value, list):
+        value = dict(item.split("=", 1) if "=" in item else (item, "") for item in value)
+    return {k: "" if v is None else str(v) for k, v in (value or {}).items()}
+
+
 def compose_environment(service: dict) -> dict[str, str]:
-    env = service.get("environment", {})
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
+    return _compose_mapping(service.get("environment"))
+
+
+def compose_build(service: dict, repo: Path = REPO) -> tuple[Path, dict[str, str]] | None:
+    """(Dockerfile, build args) of a service compose builds; None for one it pulls."""
+    build = service.get("build")
+    if build is None:
+        return None
+    if isinstance(build, str):
+        build = {"context": build}
+    return repo / build.get("context", ".") / build.get("dockerfile", "Dockerfile"), _compose_mapping(build.get("args"))
 
 
 def compose_depends_on(service: dict) -> dict[str, str]:
@@ -742,12 +757,9 @@ def compose_semantic_errors(compose: dict, repo: Path = REPO) -> list[str]:
             seen[host_port] = name
     # Builds, bind mounts and env files point at real files.
     for name, s in services.items():
-        build = s.get("build")
-        if build is not None:
-            context = repo / (build if isinstance(build, str) else build.get("context", "."))
-            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
-            if not (context / dockerfile).is_file():
-                errors.append(f"{name}: build Dockerfile {dockerfile} not found in {context}")
+        build = compose_build(s, repo)
+        if build is not None and not build[0].is_file():
+            errors.append(f"{name}: build Dockerfile {build[0].relative_to(repo)} not found")
         for v in s.get("volumes", []):
             source = v.get("source") if isinstance(v, dict) else str(v).split(":")[0]
             kind = v.get("type") if isinstance(v, dict) else ("bind" if source.startswith((".", "/")) else "volume")
@@ -759,12 +771,9 @@ def compose_semantic_errors(compose: dict, repo: Path = REPO) -> list[str]:
 
 
 def _image_has_healthcheck(service: dict, repo: Path) -> bool:
-    build = service.get("build")
-    if not build:
-        return False
-    dockerfile = repo / (build.get("context", ".") if isinstance(build, dict) else build) / (
-        build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile")
-    return dockerfile.is_file() and any(i.name == "HEALTHCHECK" for i in parse_dockerfile(dockerfile.read_text()))
+    build = compose_build(service, repo)
+    return build is not None and build[0].is_file() and any(
+        i.name == "HEALTHCHECK" for i in parse_dockerfile(build[0].read_text()))
 
 
 # --------------------------------------------------------------------------- Dockerfiles
@@ -862,65 +871,178 @@ def dockerignored(relpath: str, patterns: list[str]) -> bool:
     return ignored
 
 
-def dockerfile_errors(path: Path, service: Service, repo: Path = REPO) -> list[str]:
-    return dockerfile_errors_for_text(path.read_text(), path, service, repo)
+# Instructions whose words Docker itself expands with ARG and ENV values at build time. A RUN's
+# shell sees the same variables, so RUN is expanded too; CMD, ENTRYPOINT and HEALTHCHECK never are
+# (a shell at run time sees only ENV).
+_BUILD_EXPANDED = {"ADD", "ARG", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "ONBUILD", "RUN",
+                   "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
+_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+# What python:3.11-slim itself sets, which every stage starts from.
+BASE_IMAGE_ENV = {"PATH": "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+_SHELLS = ("/bin/sh", "sh", "/bin/bash", "bash")
 
 
-def dockerfile_errors_for_text(text: str, path: Path, service: Service, repo: Path = REPO) -> list[str]:
-    """Check Dockerfile `text` as if it were at `path` (COPY sources resolve against `repo`)."""
+def expand(text: str, variables: dict[str, str]) -> str:
+    """Dockerfile/POSIX variable expansion: $X, ${X}, ${X:-word}, ${X-word}, ${X:+word}, ${X+word}."""
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(4)
+        value, op, word = variables.get(name), m.group(2), m.group(3)
+        if op == ":-":
+            return value or expand(word, variables)
+        if op == "-":
+            return expand(word, variables) if value is None else value
+        if op == ":+":
+            return expand(word, variables) if value else ""
+        if op == "+":
+            return "" if value is None else expand(word, variables)
+        return value or ""
+    return _VARIABLE.sub(sub, text)
+
+
+@dataclass
+class Stage:
+    name: str | None
+    image: str
+    instructions: list[Instruction]  # as built: variables expanded where Docker expands them
+    args: dict[str, str]  # ARGs in scope at the end of the stage (build time only)
+    env: dict[str, str]  # ENV at the end of the stage: for the last stage, the container's
+
+
+@dataclass
+class ResolvedDockerfile:
+    stages: list[Stage]
+    unused_build_args: list[str]  # passed but declared by no ARG: Docker warns and ignores them
+
+    @property
+    def runtime(self) -> Stage:
+        return self.stages[-1]
+
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+def _declare_args(words: str, scope: dict[str, str], target: dict[str, str],
+                  build_args: dict[str, str], inherited: dict[str, str]) -> set[str]:
+    """ARG a[=default] b ...: a build arg wins, then the default, then a global ARG's value."""
+    names = set()
+    for word in shlex.split(words):
+        name, has_default, default = word.partition("=")
+        names.add(name)
+        if name in build_args:
+            target[name] = build_args[name]
+        elif has_default:
+            target[name] = expand(default, scope)
+        elif name in inherited:
+            target[name] = inherited[name]
+    return names
+
+
+def resolve_dockerfile(text: str, build_args: dict[str, str]) -> ResolvedDockerfile:
+    """The stages as `docker build --build-arg ...` would see them, with Docker's ARG scoping.
+
+    ARGs before the first FROM serve only FROM lines, unless a stage declares them again; a
+    stage's ARGs exist only in that stage; ENV wins over an ARG of the same name.
+    """
+    global_args: dict[str, str] = {}
+    declared: set[str] = set()
+    stages: list[Stage] = []
+    for i in parse_dockerfile(text):
+        if i.name == "FROM":
+            words = expand(i.args, global_args).split()
+            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(name, words[0], [Instruction("FROM", " ".join(words), i.line)], {}, dict(BASE_IMAGE_ENV)))
+            continue
+        if not stages:
+            if i.name == "ARG":
+                declared |= _declare_args(i.args, global_args, global_args, build_args, {})
+            continue
+        stage = stages[-1]
+        scope = {**stage.args, **stage.env}
+        args = expand(i.args, scope) if i.name in _BUILD_EXPANDED else i.args
+        if i.name == "ARG":
+            declared |= _declare_args(i.args, scope, stage.args, build_args, global_args)
+        elif i.name == "ENV":
+            # Every pair is expanded with the environment from before this instruction.
+            pairs = [w.split("=", 1) for w in shlex.split(i.args) if "=" in w]
+            stage.env.update({expand(k, scope): expand(v, scope) for k, v in pairs})
+        stage.instructions.append(Instruction(i.name, args, i.line))
+    return ResolvedDockerfile(stages, sorted(set(build_args) - declared))
+
+
+def container_command(stage: Stage) -> list[str] | None:
+    """The argv the container runs: CMD, with a shell's `exec "$VAR" ...` read against the ENV."""
+    cmds = [i for i in stage.instructions if i.name == "CMD"]
+    if not cmds:
+        return None
+    argv = cmds[-1].exec_form()
+    if argv is None:  # shell form: Docker runs it with /bin/sh -c
+        argv = ["/bin/sh", "-c", cmds[-1].args]
+    if len(argv) == 3 and argv[0] in _SHELLS and argv[1] == "-c":
+        argv = shlex.split(expand(argv[2], stage.env))
+        if argv[:1] == ["exec"]:
+            argv = argv[1:]
+    return argv
+
+
+def writable_mount_points(stage: Stage, uid: str = "10001") -> set[str]:
+    """Directories the stage creates (mkdir -p) inside a tree it gives to `uid` (chown -R).
+
+    A new named volume copies the owner of the directory it is mounted on, so only these make
+    writable mount points for the service.
+    """
+    run = " ".join(i.args for i in stage.instructions if i.name == "RUN")
+    made = {p.rstrip("/") for m in re.finditer(r"mkdir -p ([^&;|]+)", run) for p in shlex.split(m.group(1))}
+    owned = {p.rstrip("/") for m in re.finditer(rf"chown -R {uid}:{uid} ([^&;|]+)", run)
+             for p in shlex.split(m.group(1))}
+    return {d for d in made if any(d == o or d.startswith(o + "/") for o in owned)}
+
+
+def dockerfile_errors(path: Path, service: Service, build_args: dict[str, str], repo: Path = REPO) -> list[str]:
+    return dockerfile_errors_for_text(path.read_text(), path, service, build_args, repo)
+
+
+def dockerfile_errors_for_text(text: str, path: Path, service: Service, build_args: dict[str, str],
+                               repo: Path = REPO) -> list[str]:
+    """Check Dockerfile `text` (as if at `path`; COPY sources resolve against `repo`) built with
+    `build_args` against `service`'s contract."""
     errors: list[str] = []
     rel = path.relative_to(repo)
     try:
-        instructions = parse_dockerfile(text)
-    except ManifestError as e:
+        resolved = resolve_dockerfile(text, build_args)
+    except (ManifestError, ValueError) as e:
         return [f"{rel}: {e}"]
-    by_name: dict[str, list[Instruction]] = {}
-    for i in instructions:
-        by_name.setdefault(i.name, []).append(i)
-
-    args = {}
-    for i in instructions:
-        if i.name == "ARG" and "=" in i.args:
-            k, v = i.args.split("=", 1)
-            args[k.strip()] = v.strip()
-        if i.name == "FROM":
-            break
-    froms = by_name.get("FROM", [])
-    if len(froms) < 2:
-        errors.append(f"{rel}: expected a multi-stage build (builder + runtime), found {len(froms)} FROM")
-    stages: list[str] = []
-    for f in froms:
-        words = f.args.split()
-        image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), words[0])
-        if not image.startswith("python:3.11-slim"):
-            errors.append(f"{rel}:{f.line}: base image {image} is not python:3.11-slim")
-        if len(words) >= 3 and words[1].upper() == "AS":
-            stages.append(words[2])
-    run_text = "\n".join(i.args for i in by_name.get("RUN", []))
-    if "pip install uv==0.13.8" not in run_text:
+    if resolved.unused_build_args:
+        errors.append(f"{rel}: no ARG declares the build args {resolved.unused_build_args}")
+    if len(resolved.stages) < 2:
+        errors.append(f"{rel}: expected a multi-stage build (builder + runtime), found {len(resolved.stages)} FROM")
+    for stage in resolved.stages:
+        if not stage.image.startswith("python:3.11-slim"):
+            errors.append(f"{rel}:{stage.instructions[0].line}: base image {stage.image} is not python:3.11-slim")
+    instructions = [i for s in resolved.stages for i in s.instructions]
+    runs = [i.args for i in instructions if i.name == "RUN"]
+    if not any("pip install uv==0.13.8" in r for r in runs):
         errors.append(f"{rel}: must install uv from PyPI with 'pip install uv==0.13.8'")
-    syncs = [shlex.split(i.args.split("uv sync", 1)[1]) for i in by_name.get("RUN", []) if "uv sync" in i.args]
+    syncs = [shlex.split(r.split("uv sync", 1)[1]) for r in runs if "uv sync" in r]
     full = [s for s in syncs if "--no-install-workspace" not in s]
     if not full:
         errors.append(f"{rel}: no 'uv sync' that installs the package")
-    for s in full:
+    for s in syncs:
         for flag in ("--frozen", "--no-dev"):
             if flag not in s:
                 errors.append(f"{rel}: 'uv sync' needs {flag}")
         if "--package" not in s or s[s.index("--package") + 1] != service.package:
-            errors.append(f"{rel}: 'uv sync' must use --package {service.package}")
+            errors.append(f"{rel}: 'uv sync' must use --package {service.package}, has {' '.join(s)}")
 
+    copies = [i for i in instructions if i.name == "COPY"]
+    sources = [src for i in copies if "--from" not in i.args for src in copy_sources(i)]
     members = workspace_members(repo)
     if service.package not in members:
         errors.append(f"{rel}: {service.package} is not a workspace member")
     else:
         project = tomllib.loads((repo / members[service.package] / "pyproject.toml").read_text())["project"]
-        scripts = project.get("scripts", {})
-        if service.script not in scripts:
+        if service.script not in project.get("scripts", {}):
             errors.append(f"{rel}: {members[service.package]}/pyproject.toml has no console script {service.script}")
         # Every workspace member the package needs must be copied into the build stage.
-        copies = [i for i in by_name.get("COPY", []) if "--from" not in i.args]
-        sources = [w for i in copies for w in _copy_sources(i)]
         for pkg in sorted(workspace_closure(service.package, repo)):
             d = members[pkg]
             if not any(src.rstrip("/") == d for src in sources):
@@ -931,66 +1053,84 @@ def dockerfile_errors_for_text(text: str, path: Path, service: Service, repo: Pa
             if needed not in sources:
                 errors.append(f"{rel}: does not COPY {needed}")
     patterns = dockerignore_patterns(repo)
-    for i in by_name.get("COPY", []):
+    for i in copies:
         if "--from" in i.args:
             stage = re.search(r"--from=(\S+)", i.args).group(1)
-            if stage not in stages:
-                errors.append(f"{rel}:{i.line}: COPY --from={stage} names no earlier stage")
+            if resolved.stage(stage) is None:
+                errors.append(f"{rel}:{i.line}: COPY --from={stage} names no stage")
             continue
-        for src in _copy_sources(i):
+        for src in copy_sources(i):
             if not (repo / src).exists():
                 errors.append(f"{rel}:{i.line}: COPY source {src} does not exist in the build context")
             elif dockerignored(src, patterns):
                 errors.append(f"{rel}:{i.line}: COPY source {src} is excluded by .dockerignore")
 
-    runtime = _last_stage(instructions)
-    exposes = [p for i in runtime if i.name == "EXPOSE" for p in i.args.split()]
+    runtime = resolved.runtime
+    exposes = [p for i in runtime.instructions if i.name == "EXPOSE" for p in i.args.split()]
     if [p.split("/")[0] for p in exposes] != [str(service.port)]:
         errors.append(f"{rel}: runtime stage must EXPOSE {service.port}, exposes {exposes}")
-    env = _env_of(runtime)
-    if env.get(f"{service.env_prefix}HOST") != "0.0.0.0":
+    if runtime.env.get(f"{service.env_prefix}HOST") != "0.0.0.0":
         errors.append(f"{rel}: ENV {service.env_prefix}HOST=0.0.0.0 missing (default binds 127.0.0.1)")
-    if env.get(f"{service.env_prefix}PORT") != str(service.port):
+    if runtime.env.get(f"{service.env_prefix}PORT") != str(service.port):
         errors.append(f"{rel}: ENV {service.env_prefix}PORT={service.port} missing")
-    users = [i.args for i in runtime if i.name == "USER"]
-    if not users or users[-1].split(":")[0] in ("0", "root"):
+    users = [i.args for i in runtime.instructions if i.name == "USER"]
+    if not users or users[-1].split(":")[0] in ("0", "root", ""):
         errors.append(f"{rel}: runtime stage must switch to a non-root USER")
     elif not users[-1].split(":")[0].isdigit():
         errors.append(f"{rel}: USER should be numeric so Kubernetes can verify runAsNonRoot")
-    health = [i for i in runtime if i.name == "HEALTHCHECK"]
-    if not health:
-        errors.append(f"{rel}: no HEALTHCHECK")
-    else:
-        cmd = health[-1].exec_form()
-        if not cmd or cmd[0] not in ("python", "python3", "/app/.venv/bin/python") or "/healthz" not in " ".join(cmd):
-            errors.append(f"{rel}: HEALTHCHECK must GET /healthz with the python stdlib (exec form), has {health[-1].args}")
-        elif re.search(r"\b(curl|wget)\b", " ".join(cmd)):
-            errors.append(f"{rel}: HEALTHCHECK uses curl/wget, which python:3.11-slim lacks")
-    cmds = [i for i in runtime if i.name == "CMD"]
-    if not cmds or cmds[-1].exec_form() != [service.script, service.command]:
-        errors.append(f"{rel}: CMD must be [\"{service.script}\", \"{service.command}\"], has {cmds[-1].args if cmds else None}")
+    health = healthcheck_command(runtime)
+    if health is None:
+        errors.append(f"{rel}: no HEALTHCHECK in exec form")
+    elif health[0] not in ("python", "python3", "/app/.venv/bin/python") or "/healthz" not in " ".join(health):
+        errors.append(f"{rel}: HEALTHCHECK must GET /healthz with the python stdlib, has {health}")
+    elif re.search(r"\b(curl|wget)\b", " ".join(health)):
+        errors.append(f"{rel}: HEALTHCHECK uses curl/wget, which python:3.11-slim lacks")
+    command = container_command(runtime)
+    if command != [service.script, service.command]:
+        errors.append(f"{rel}: the container must run [{service.script!r}, {service.command!r}], runs {command}")
     return errors
 
 
-def _copy_sources(instruction: Instruction) -> list[str]:
+def healthcheck_command(stage: Stage) -> list[str] | None:
+    checks = [i for i in stage.instructions if i.name == "HEALTHCHECK"]
+    return checks[-1].exec_form() if checks else None
+
+
+def run_healthcheck(command: list[str], env: dict[str, str], port_variable: str, status: int = 200) -> tuple[int, list[str]]:
+    """Run a python HEALTHCHECK command here against a local server answering `status`.
+
+    The probe gets the container's `env`, with `port_variable` pointing at the server (as it
+    would when an operator moves the service's port). Returns its exit code and the paths it GET.
+    """
+    import http.server
+    import threading
+
+    paths: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            paths.append(self.path)
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    try:
+        here = {k: v for k, v in os.environ.items() if not k.startswith("BOOMERANG_")}
+        probe_env = {**here, **{k: v for k, v in env.items() if k != "PATH"}, port_variable: str(server.server_address[1])}
+        proc = subprocess.run([sys.executable, *command[1:]], env=probe_env, capture_output=True, timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return proc.returncode, paths
+
+
+def copy_sources(instruction: Instruction) -> list[str]:
     words = [w for w in shlex.split(instruction.args) if not w.startswith("--")]
     return words[:-1]
-
-
-def _last_stage(instructions: list[Instruction]) -> list[Instruction]:
-    starts = [n for n, i in enumerate(instructions) if i.name == "FROM"]
-    return instructions[starts[-1]:] if starts else []
-
-
-def _env_of(instructions: list[Instruction]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for i in instructions:
-        if i.name == "ENV":
-            for word in shlex.split(i.args):
-                if "=" in word:
-                    k, v = word.split("=", 1)
-                    env[k] = v
-    return env
 
 
 def metric_names(text: str) -> set[str]:

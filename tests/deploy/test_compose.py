@@ -40,11 +40,12 @@ def test_published_host_ports_are_unique_and_local():
 
 
 @pytest.mark.parametrize("name", list(ds.SERVICES))
-def test_each_service_is_built_from_its_dockerfile_and_published_on_its_port(name):
+def test_each_service_is_built_from_the_dockerfile_and_published_on_its_port(name):
     contract = ds.SERVICES[name]
     service = SERVICES[name]
-    assert service["build"]["context"] == "."
-    assert service["build"]["dockerfile"] == f"{contract.directory}/Dockerfile"
+    dockerfile, args = ds.compose_build(service)
+    assert dockerfile == ds.DOCKERFILE
+    assert args["SERVICE"] == name  # the rest of the args: tests/deploy/test_dockerfiles.py
     assert service["image"] == f"boomerang/{name}:dev"
     assert (contract.port, contract.port) in {(h, c) for _, h, c in ds.published_ports(service)}
     health = " ".join(service["healthcheck"]["test"])
@@ -86,6 +87,32 @@ def test_services_wait_for_topics_and_their_database():
     assert ds.compose_depends_on(SERVICES["messenger"]).get("sandbox") == "service_healthy"
 
 
+@pytest.mark.parametrize("name", [n for n, s in SERVICES.items() if "build" in s])
+def test_named_volumes_of_built_services_are_writable_by_the_service(name):
+    """A new named volume takes the owner of the image directory it is mounted on."""
+    dockerfile, args = ds.compose_build(SERVICES[name])
+    writable = ds.writable_mount_points(ds.resolve_dockerfile(dockerfile.read_text(), args).runtime)
+    for volume in SERVICES[name].get("volumes", []):
+        source, target = str(volume).split(":")[:2]
+        if not source.startswith((".", "/")):
+            assert target in writable, f"{name}: volume {source} at {target}, writable are {writable}"
+
+
+def test_the_volume_check_rejects_a_mount_point_the_image_does_not_make():
+    dockerfile, args = ds.compose_build(SERVICES["segmenter"])
+    text = dockerfile.read_text()
+
+    def writable(text: str) -> set[str]:
+        return ds.writable_mount_points(ds.resolve_dockerfile(text, args).runtime)
+
+    assert "/var/lib/boomerang/segmenter" in writable(text)
+    assert "/var/lib/boomerang/other" not in writable(text)  # not made: a new volume would be root's
+    chown = "chown -R 10001:10001 /app/build /var/lib/boomerang"
+    assert chown in text
+    root_owned = text.replace(chown, "chown -R 10001:10001 /app/build")
+    assert "/var/lib/boomerang/segmenter" not in writable(root_owned)
+
+
 def test_kafka_is_a_single_kraft_node():
     kafka = SERVICES["kafka"]
     image, _, tag = kafka["image"].partition(":")
@@ -114,6 +141,7 @@ def test_kafka_is_a_single_kraft_node():
 def test_topic_init_runs_the_shared_topics_module_against_the_broker():
     init = SERVICES["kafka-init"]
     assert init["image"] == SERVICES["ingest"]["image"]  # ingest's image carries boomerang-shared
+    assert init["build"] == SERVICES["ingest"]["build"]  # one tag, one build
     command = init["command"]
     assert command[:3] == ["python", "-m", "boomerang.shared.kafka.topics"]
     assert command[command.index("--bootstrap") + 1] == "kafka:9092"
@@ -216,7 +244,7 @@ WIRING_BREAKS = {
     ),
     "missing-bind-mount": (lambda c: c["services"]["grafana"]["volumes"].append("./deploy/grafana/nowhere:/x:ro"), "does not exist"),
     "missing-dockerfile": (
-        lambda c: _set(c["services"]["ingest"], "build", {"context": ".", "dockerfile": "services/ingest/Dockerfile.missing"}),
+        lambda c: _set(c["services"]["ingest"], "build", {"context": ".", "dockerfile": "Dockerfile.missing"}),
         "not found",
     ),
     "undeclared-volume": (lambda c: c["services"]["grafana"]["volumes"].append("grafana-typo:/var/lib/x"), "not declared"),
