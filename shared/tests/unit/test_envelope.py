@@ -67,3 +67,13 @@ def test_naive_times_are_refused() -> None:
             from_segment=None, to_segment="new", reason="first order",
             changed_at=datetime(2026, 1, 1), orders=1, revenue=Decimal("1"),
         )
+
+
+def test_attribution_round_trips_through_provider_args_and_ignores_junk() -> None:
+    from boomerang.shared.events.attribution import MessageAttribution
+
+    ids = MessageAttribution("m-1", "s1", "c1", "receipt")
+    echoed = {**ids.as_args(), "sg_event_id": "x", "boomerang_flow": ""}
+    back = MessageAttribution.from_args(echoed)
+    assert back == MessageAttribution("m-1", "s1", "c1", None)
+    assert MessageAttribution.from_args({"boomerang_store_id": 7}).store_id is None

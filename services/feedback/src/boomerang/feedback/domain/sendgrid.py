@@ -9,6 +9,7 @@ from typing import Any
 from boomerang.feedback.domain.errors import InvalidPayload
 from boomerang.feedback.domain.model import Attribution, ProviderEvent, attribute, without_addresses
 from boomerang.shared.events import ProviderEventReceived
+from boomerang.shared.events.attribution import MessageAttribution
 
 PROVIDER = "sendgrid"
 KINDS = frozenset(
@@ -63,20 +64,20 @@ def _required_text(item: dict[str, Any], name: str, index: int, limit: int) -> s
 def received(event: ProviderEvent) -> tuple[ProviderEventReceived, Attribution]:
     raw = event.raw
     sg_message_id = raw.get("sg_message_id") if isinstance(raw.get("sg_message_id"), str) else None
-    message_id = raw.get("boomerang_message_id")
+    ids = MessageAttribution.from_args(raw)
     payload = ProviderEventReceived(
         provider=PROVIDER,
         provider_event_id=event.provider_event_id,
         kind=event.kind,
         occurred_at=datetime.fromtimestamp(raw["timestamp"], UTC),
-        message_id=message_id if isinstance(message_id, str) and message_id else None,
+        message_id=ids.message_id,
         provider_message_id=sg_message_id,
         reason=_reason(raw),
         url=raw.get("url") if event.kind == "click" and isinstance(raw.get("url"), str) else None,
     )
     attribution = attribute(
-        raw.get("boomerang_store_id"),
-        raw.get("boomerang_customer_id"),
+        ids.store_id,
+        ids.customer_id,
         fallback_ref=f"{PROVIDER}:{sg_message_id or event.provider_event_id}",
     )
     return payload, attribution

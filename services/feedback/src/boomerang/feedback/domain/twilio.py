@@ -8,6 +8,7 @@ from typing import Any
 from boomerang.feedback.domain.errors import InvalidPayload
 from boomerang.feedback.domain.model import Attribution, ProviderEvent, attribute
 from boomerang.shared.events import ProviderEventReceived
+from boomerang.shared.events.attribution import MessageAttribution
 
 PROVIDER = "twilio"
 KINDS = frozenset(
@@ -42,17 +43,18 @@ def received(event: ProviderEvent) -> tuple[ProviderEventReceived, Attribution]:
     query: dict[str, Any] = event.raw.get("query", {})
     sid = form["MessageSid"]
     error_code = form.get("ErrorCode")
+    ids = MessageAttribution.from_args(query)
     payload = ProviderEventReceived(
         provider=PROVIDER,
         provider_event_id=event.provider_event_id,
         kind=event.kind,
         # Twilio does not say when the status changed; we know when it told us.
         occurred_at=event.received_at,
-        message_id=query.get("boomerang_message_id") or None,
+        message_id=ids.message_id,
         provider_message_id=sid,
         reason=f"twilio error {error_code}" if error_code else None,
     )
     attribution = attribute(
-        query.get("boomerang_store_id"), query.get("boomerang_customer_id"), fallback_ref=f"{PROVIDER}:{sid}"
+        ids.store_id, ids.customer_id, fallback_ref=f"{PROVIDER}:{sid}"
     )
     return payload, attribution

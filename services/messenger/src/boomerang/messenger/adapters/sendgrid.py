@@ -25,6 +25,7 @@ from sendgrid.helpers.mail import (
 
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound
 from boomerang.messenger.service_layer.ports import ProviderError
+from boomerang.shared.events import attribution
 
 NAME = "sendgrid"
 
@@ -62,7 +63,7 @@ class SendGridEmail:
     def _find(self, message_id: str) -> str | None:
         # Email Activity search on our custom arg. SendGrid indexes messages with a delay, so a
         # miss right after a send is not proof of absence (see the README).
-        query = f"unique_args['boomerang_message_id']=\"{message_id}\""
+        query = f"unique_args['{attribution.MESSAGE_ID}']=\"{message_id}\""
         response = _call(
             lambda: self._client.client.messages.get(
                 query_params={"query": query, "limit": 1}, timeout=self._timeout_s

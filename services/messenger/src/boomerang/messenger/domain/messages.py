@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from boomerang.messenger.domain.flows import Channel
 from boomerang.shared.events import Event, MessageFailed, MessageSent, MessageSuppressed
+from boomerang.shared.events.attribution import MessageAttribution
 
 _NAMESPACE = uuid.UUID("6f1b7c52-3a8e-4d0f-9a57-0c2f1e6b8d41")
 
@@ -83,12 +84,7 @@ class Outbound:
 
     def attribution(self) -> dict[str, str]:
         """Ids the provider echoes back (SendGrid custom_args, Twilio's callback URL) for feedback."""
-        return {
-            "boomerang_message_id": self.message_id,
-            "boomerang_store_id": self.store_id,
-            "boomerang_customer_id": self.customer_id,
-            "boomerang_flow": self.flow,
-        }
+        return MessageAttribution(self.message_id, self.store_id, self.customer_id, self.flow).as_args()
 
 
 @dataclass(frozen=True)
