@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from boomerang.feedback.adapters.repository import TABLES, SqlProviderEventStore
+from boomerang.feedback.adapters.repository import SqlProviderEventStore
 from boomerang.feedback.domain.model import ProviderEvent
-from boomerang.shared.db import create_schema, make_engine
+from boomerang.feedback.migrations import upgrade
+from boomerang.shared.db import make_engine
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2025, 10, 9, 12, 0, tzinfo=UTC)
@@ -14,8 +15,8 @@ NOW = datetime(2025, 10, 9, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def store(database_url: str):
+    upgrade(database_url)
     engine = make_engine(database_url)
-    create_schema(engine, TABLES)
     yield SqlProviderEventStore(engine)
     engine.dispose()
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from boomerang.ingest.adapters.repositories import SqlSeenMessages, SqlStoreRepository
-from boomerang.ingest.adapters.tables import TABLES
 from boomerang.ingest.domain.stores import Store, WriteKey
+from boomerang.ingest.migrations import upgrade
 from boomerang.ingest.service_layer.ports import DatabaseUnavailable, KeyExists, StoreExists
-from boomerang.shared.db import create_schema, make_engine
+from boomerang.shared.db import make_engine
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +19,8 @@ T0 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
 
 @pytest.fixture
 def engine(database_url: str):
+    upgrade(database_url)
     engine = make_engine(database_url)
-    create_schema(engine, TABLES)
     yield engine
     engine.dispose()
 

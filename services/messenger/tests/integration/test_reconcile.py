@@ -10,14 +10,15 @@ from sqlmodel import Session, select
 
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
-from boomerang.messenger.adapters.store import TABLES, LedgerRow, SqlContacts, SqlSendLedger
+from boomerang.messenger.adapters.store import LedgerRow, SqlContacts, SqlSendLedger
 from boomerang.messenger.adapters.twilio import TwilioSms
 from boomerang.messenger.bootstrap import utc_now
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.messages import State
+from boomerang.messenger.migrations import upgrade
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
-from boomerang.shared.db import create_schema, make_engine
+from boomerang.shared.db import make_engine
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderPlaced
 
 pytestmark = pytest.mark.integration
@@ -68,8 +69,8 @@ async def test_a_pending_entry_is_settled_without_sending_twice(
     channel, provider_has_it, sandbox, messenger_settings, run_messenger, send_commerce, wait_for
 ) -> None:
     settings = messenger_settings
+    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    create_schema(engine, TABLES)
     ledger = SqlSendLedger(engine)
     email = SendGridEmail(
         settings.sendgrid_api_key, sandbox.url, Sender("r@shop.example", "Shop", "s@shop.example")

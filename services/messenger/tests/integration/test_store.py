@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from boomerang.messenger.adapters.store import TABLES, SqlContacts, SqlSendLedger
+from boomerang.messenger.adapters.store import SqlContacts, SqlSendLedger
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, Trigger
-from boomerang.shared.db import create_schema, make_engine
+from boomerang.messenger.migrations import upgrade
+from boomerang.shared.db import make_engine
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
@@ -19,8 +20,8 @@ NOW = datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 @pytest.fixture
 def engine(database_url: str):
+    upgrade(database_url)
     engine = make_engine(database_url)
-    create_schema(engine, TABLES)
     yield engine
     engine.dispose()
 

@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 
 from boomerang.feedback.adapters.kafka import KafkaEventBus
-from boomerang.feedback.adapters.repository import TABLES, SqlProviderEventStore
+from boomerang.feedback.adapters.repository import SqlProviderEventStore
 from boomerang.feedback.domain.signatures import load_sendgrid_public_key
+from boomerang.feedback.migrations import upgrade
 from boomerang.feedback.service_layer.outbox import OutboxRelay
 from boomerang.feedback.settings import FeedbackSettings
-from boomerang.shared.db import create_schema, make_engine, ping
+from boomerang.shared.db import make_engine, ping
 
 Clock = Callable[[], datetime]
 
@@ -40,7 +41,7 @@ class Feedback:
         return timedelta(seconds=self.settings.sendgrid_timestamp_tolerance_s)
 
     async def start(self) -> None:
-        await asyncio.to_thread(create_schema, self.engine, TABLES)
+        await asyncio.to_thread(upgrade, self.settings.database_url)
 
     async def stop(self) -> None:
         await self.bus.close()

@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 from boomerang.ingest import metrics
 from boomerang.ingest.adapters.publisher import KafkaCommercePublisher
 from boomerang.ingest.adapters.repositories import SqlSeenMessages, SqlStoreRepository
-from boomerang.ingest.adapters.tables import TABLES
 from boomerang.ingest.domain.mapping import Rules
+from boomerang.ingest.migrations import upgrade
 from boomerang.ingest.service_layer.ingest import Ingest
 from boomerang.ingest.settings import IngestSettings
-from boomerang.shared.db import create_schema, make_engine
+from boomerang.shared.db import make_engine
 
 
 def utc_now() -> datetime:
@@ -33,8 +33,8 @@ class Container:
     ingest: Ingest
     clock: Callable[[], datetime]
 
-    def create_schema(self) -> None:
-        create_schema(self.engine, TABLES)
+    def upgrade_schema(self) -> None:
+        upgrade(self.settings.database_url)
 
 
 def bootstrap(settings: IngestSettings, *, clock: Callable[[], datetime] = utc_now) -> Container:
@@ -61,6 +61,5 @@ def bootstrap(settings: IngestSettings, *, clock: Callable[[], datetime] = utc_n
 
 def store_admin(settings: IngestSettings) -> SqlStoreRepository:
     """What the store-administration CLI needs: the store, no Kafka."""
-    engine = make_engine(settings.database_url)
-    create_schema(engine, TABLES)
-    return SqlStoreRepository(engine)
+    upgrade(settings.database_url)
+    return SqlStoreRepository(make_engine(settings.database_url))

@@ -12,14 +12,15 @@ from sqlalchemy.engine import Engine
 from boomerang.messenger.adapters.outcomes import KafkaOutcomes
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
-from boomerang.messenger.adapters.store import TABLES, SqlContacts, SqlSendLedger
+from boomerang.messenger.adapters.store import SqlContacts, SqlSendLedger
 from boomerang.messenger.adapters.twilio import TwilioSms
 from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.migrations import upgrade
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.messenger.settings import MessengerSettings
-from boomerang.shared.db import create_schema, make_engine, ping
+from boomerang.shared.db import make_engine, ping
 from boomerang.shared.kafka import (
     COMMERCE_EVENTS,
     MESSAGE_EVENTS,
@@ -91,8 +92,8 @@ class Runtime:
 
 def bootstrap(settings: MessengerSettings) -> Runtime:
     """Builds the runtime; call it inside the running event loop (the Twilio client's session)."""
+    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    create_schema(engine, TABLES)
     ledger = SqlSendLedger(engine)
     common = settings.common
     publisher = EventPublisher(

@@ -36,5 +36,19 @@ def serve(
     )
 
 
+db = typer.Typer(no_args_is_help=True, help="Feedback's database.")
+cli.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (BOOMERANG_FEEDBACK_DATABASE_URL) to the newest schema; serve does it too."""
+    from boomerang.feedback.migrations import upgrade
+
+    settings = FeedbackSettings()
+    configure_logging("feedback", settings.common.log_level, settings.common.log_json)
+    upgrade(settings.database_url)
+
+
 def main() -> None:
     cli()

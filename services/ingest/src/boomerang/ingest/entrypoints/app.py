@@ -28,7 +28,7 @@ def create_app(settings: IngestSettings | None = None, *, container: Container |
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        await asyncio.to_thread(wired.create_schema)
+        await asyncio.to_thread(wired.upgrade_schema)
         await wired.publisher.start()  # never raises: with Kafka down we answer 503 until it is back
         purger = asyncio.create_task(_purge_seen_ids(wired), name="ingest-dedup-purge")
         try:

@@ -17,6 +17,8 @@ from boomerang.shared.errors import BoomerangError
 app = typer.Typer(help="Boomerang ingest: Segment-compatible event API into Kafka.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores (shops) and their write keys.", no_args_is_help=True)
 app.add_typer(stores_app, name="stores")
+db_app = typer.Typer(help="Ingest's database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 WriteKeyOption = Annotated[
     str | None,
@@ -45,6 +47,17 @@ def serve(
         proxy_headers=True,
         ws="none",  # no websockets here; skips loading them
     )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (BOOMERANG_INGEST_DATABASE_URL) to the newest schema; serve does it too."""
+    from boomerang.ingest.migrations import upgrade
+    from boomerang.shared.logs import configure_logging
+
+    settings = IngestSettings()
+    configure_logging("ingest", settings.common.log_level, json=settings.common.log_json)
+    upgrade(settings.database_url)
 
 
 @stores_app.command("create")

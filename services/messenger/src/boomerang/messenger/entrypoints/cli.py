@@ -34,5 +34,19 @@ def serve(
     )
 
 
+db = typer.Typer(no_args_is_help=True, help="The messenger's database.")
+cli.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (BOOMERANG_MESSENGER_DATABASE_URL) to the newest schema; serve does it too."""
+    from boomerang.messenger.migrations import upgrade
+
+    settings = MessengerSettings()
+    configure_logging("messenger", settings.common.log_level, settings.common.log_json)
+    upgrade(settings.database_url)
+
+
 def main() -> None:
     cli()
