@@ -31,6 +31,8 @@ def up() -> None:
     started = time.monotonic()
     stack.up()
     console.print(f"[green]stack up[/] in {time.monotonic() - started:.1f}s; logs in {stack.root / 'logs'}")
+    c = stack.config
+    console.print(f"  store {c.store_id!r}, write key {c.write_key!r}: curl -u {c.write_key}: {c.url('ingest')}/v1/track …")
     _print_urls(stack)
 
 
