@@ -6,83 +6,27 @@ If this fails after a model change, write the revision (see boomerang.messenger.
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
-from sqlmodel import SQLModel
-from typer.testing import CliRunner
 
+from boomerang.devstack.migration_contract import MigrationContract
+from boomerang.messenger import migrations
 from boomerang.messenger.adapters.store import TABLES, SqlContacts
 from boomerang.messenger.domain.contacts import Contact
-from boomerang.messenger.entrypoints.cli import cli as app
-from boomerang.messenger.migrations import SCRIPT_LOCATION, VERSION_TABLE, upgrade
-from boomerang.shared.db import alembic_config, make_engine, schema_drift
+from boomerang.messenger.entrypoints.cli import cli
 
 pytestmark = pytest.mark.integration
 ADA = Contact("s1", "c1", email="ada@example.com", email_consent=True, locale="nl-NL")
-OWN_TABLES = {t.name for t in TABLES}
 
 
-@pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+class TestMessengerMigrations(MigrationContract):
+    tables = TABLES
+    script_location = migrations.SCRIPT_LOCATION
+    version_table = migrations.VERSION_TABLE
+    upgrade = staticmethod(migrations.upgrade)
+    cli = cli
+    database_url_env = "BOOMERANG_MESSENGER_DATABASE_URL"
 
+    def add_a_row(self, engine) -> None:
+        SqlContacts(engine).save(ADA)
 
-def revision(engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
-
-
-def head() -> str:
-    return ScriptDirectory.from_config(alembic_config(SCRIPT_LOCATION, VERSION_TABLE)).get_current_head()
-
-
-def add_a_contact(engine) -> None:
-    SqlContacts(engine).save(ADA)
-
-
-def contact_is_there(engine) -> bool:
-    return SqlContacts(engine).get("s1", "c1") == ADA
-
-
-def test_upgrading_an_empty_database_builds_exactly_what_the_models_describe(database_url, engine):
-    upgrade(database_url)
-    assert schema_drift(engine, TABLES) == []
-    assert set(inspect(engine).get_table_names()) == OWN_TABLES | {VERSION_TABLE}
-    assert revision(engine) == head()
-
-
-def test_upgrading_again_changes_nothing(database_url, engine):
-    upgrade(database_url)
-    add_a_contact(engine)
-    upgrade(database_url)
-    assert contact_is_there(engine)
-    assert revision(engine) == head()
-
-
-def test_a_database_built_before_migrations_is_adopted_with_its_data(database_url, engine):
-    SQLModel.metadata.create_all(engine, tables=TABLES)  # what every start did before migrations
-    add_a_contact(engine)
-    upgrade(database_url)
-    assert contact_is_there(engine)
-    assert revision(engine) == head()
-    assert schema_drift(engine, TABLES) == []
-
-
-def test_downgrading_to_nothing_and_back(database_url, engine):
-    upgrade(database_url)
-    command.downgrade(alembic_config(SCRIPT_LOCATION, VERSION_TABLE, url=database_url), "base")
-    assert set(inspect(engine).get_table_names()) == {VERSION_TABLE}
-    upgrade(database_url)
-    assert schema_drift(engine, TABLES) == []
-
-
-def test_the_db_upgrade_command(database_url, engine, monkeypatch):
-    monkeypatch.setenv("BOOMERANG_MESSENGER_DATABASE_URL", database_url)
-    result = CliRunner().invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    assert revision(engine) == head()
-    assert OWN_TABLES <= set(inspect(engine).get_table_names())
+    def row_is_there(self, engine) -> bool:
+        return SqlContacts(engine).get("s1", "c1") == ADA
