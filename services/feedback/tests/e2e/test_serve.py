@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from boomerang.devstack.kafka_broker import free_port
+from boomerang.devstack.waiting import wait_until_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,12 @@ async def test_the_served_process_takes_a_signed_webhook_to_kafka(
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            await _until_ready(http, process)
+            wait_until_ready(
+                f"http://127.0.0.1:{port}/readyz",
+                timeout=30,
+                alive=lambda: process.poll() is None,
+                describe=lambda: process.stdout.read().decode(),
+            )
             body = encode([make_event("evt-1", "open")])
             response = await http.post(
                 "/v1/webhooks/sendgrid", content=body, headers=signer.headers(body, int(time.time()))
@@ -46,16 +51,3 @@ async def test_the_served_process_takes_a_signed_webhook_to_kafka(
         output = process.communicate(timeout=20)[0].decode()
     assert '"event": "webhook_accepted"' in output  # JSON logs
     assert "ada@example.com" not in output
-
-
-async def _until_ready(http: httpx.AsyncClient, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read().decode()
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("boomerang-feedback serve never became ready")

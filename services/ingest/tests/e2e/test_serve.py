@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from boomerang.devstack.kafka_broker import free_port
+from boomerang.devstack.waiting import wait_until_ready
 from boomerang.shared.events import Envelope
 from boomerang.shared.kafka import COMMERCE_EVENTS
 
@@ -46,7 +47,12 @@ async def test_the_cli_creates_a_store_and_the_served_process_publishes(
     process = subprocess.Popen([cli, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", auth=(KEY, "")) as http:
-            await _until_ready(http, process)
+            wait_until_ready(
+                f"http://127.0.0.1:{port}/readyz",
+                timeout=30,
+                alive=lambda: process.poll() is None,
+                describe=lambda: process.stdout.read().decode(),
+            )
             body = {"userId": "c1", "traits": {"email": "grace@example.com", "phone": "+1 202 555 0143"}}
             assert (await http.post("/v1/identify", json=body)).status_code == 200
             refused = await http.post("/v1/identify", json={"userId": "c1", "traits": {"email": "grace@"}})
@@ -62,19 +68,6 @@ async def test_the_cli_creates_a_store_and_the_served_process_publishes(
         output = process.communicate(timeout=20)[0].decode()
     assert '"event": "events_ingested"' in output and '"code": "invalid_email"' in output  # JSON logs
     assert "grace@" not in output and "2025550143" not in output and "555 0143" not in output  # no PII
-
-
-async def _until_ready(http: httpx.AsyncClient, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read().decode()
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("ingest did not get ready")
 
 
 async def _read(bootstrap: str, prefix: str, count: int) -> list[tuple[str, Envelope]]:

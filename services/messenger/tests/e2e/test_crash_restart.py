@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from boomerang.devstack.kafka_broker import free_port
+from boomerang.devstack.waiting import wait_until_ready
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
 
 pytestmark = pytest.mark.e2e
@@ -47,18 +48,6 @@ class Process:
         self._log.close()
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready after {timeout}s")
-
-
 @pytest.fixture
 def sandbox_process(tmp_path: Path) -> Iterator[str]:
     port = free_port()
@@ -70,7 +59,7 @@ def sandbox_process(tmp_path: Path) -> Iterator[str]:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz")
+        wait_until_ready(f"{url}/healthz")
         yield url
     finally:
         process.stop()
@@ -135,7 +124,7 @@ async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
 
     second = Process("messenger", args, env, tmp_path / "messenger.log")
     try:
-        wait_http(f"{messenger_url}/readyz")
+        wait_until_ready(f"{messenger_url}/readyz")
         deadline = time.monotonic() + 90
         while _settled(messenger_url) < ORDERS + ORDERS:  # every email, every SMS sent or suppressed
             assert time.monotonic() < deadline, f"stuck at {_settled(messenger_url)}"

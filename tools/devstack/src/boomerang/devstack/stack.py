@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from boomerang.devstack.kafka_broker import LocalKafka, repo_root
+from boomerang.devstack.waiting import wait_until_ready
 from boomerang.shared.kafka import ensure_topics
 
 SERVICES = ("sandbox", "ingest", "segmenter", "messenger", "feedback")
@@ -170,19 +171,17 @@ class Stack:
         return pid if _alive(pid) else None
 
     def wait_ready(self, name: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
         # the sandbox stands in for third parties and has no dependencies to be ready for
-        url = f"{self.config.url(name)}/{'healthz' if name == 'sandbox' else 'readyz'}"
-        while time.monotonic() < deadline:
-            if self.pid(name) is None:
-                raise StackError(f"{name} exited during start-up:\n{self.log_tail(name)}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise StackError(f"{name} not ready after {timeout}s:\n{self.log_tail(name)}")
+        path = "healthz" if name == "sandbox" else "readyz"
+        try:
+            wait_until_ready(
+                f"{self.config.url(name)}/{path}",
+                timeout=timeout,
+                alive=lambda: self.pid(name) is not None,
+                describe=lambda: self.log_tail(name),
+            )
+        except (RuntimeError, TimeoutError) as error:
+            raise StackError(f"{name}: {error}") from error
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.root / "logs" / f"{name}.log"
