@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
 from boomerang.shared.events import Envelope, UnknownEventType
@@ -105,4 +105,4 @@ class EventConsumer:
         await self._dead_letters.publish_raw(dlq.name, record.key, record.value, headers)
 
 
-__all__ = ["EventConsumer", "Handler", "TopicPartition"]
+__all__ = ["EventConsumer", "Handler"]
