@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
 from boomerang.devstack.migration_contract import MigrationContract
 from boomerang.ingest import migrations
@@ -31,6 +32,13 @@ class TestIngestMigrations(MigrationContract):
 
     async def add_a_row(self, engine) -> None:
         await SqlStoreRepository(engine).add_store(SHOP, WriteKey("k1", "shop", "h" * 64, "h" * 10, T0))
+
+    def add_a_baseline_row(self, engine) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO ingest_stores (id, name, created_at) VALUES (:id, :name, :at)"),
+                {"id": SHOP.id, "name": SHOP.name, "at": T0},
+            )
 
     async def row_is_there(self, engine) -> bool:
         return await SqlStoreRepository(engine).get_store("shop") == SHOP

@@ -2,30 +2,48 @@
 
 from boomerang.shared.events.envelope import Envelope, Event, UnknownEventType, event_class
 from boomerang.shared.events.commerce import (
+    CartViewed,
+    CheckoutStarted,
     CustomEventTracked,
+    CustomerGrouped,
     CustomerIdentified,
+    IdentityLinked,
+    OrderCancelled,
     OrderLine,
     OrderPlaced,
+    OrderRefunded,
     PageViewed,
+    ProductAddedToCart,
     ProductViewed,
+    ScreenViewed,
 )
+from boomerang.shared.events.privacy import ErasureRequested
 from boomerang.shared.events.segments import SegmentChanged
 from boomerang.shared.events.messages import MessageFailed, MessageSent, MessageSuppressed
 from boomerang.shared.events.feedback import ProviderEventReceived
 
 __all__ = [
+    "CartViewed",
+    "CheckoutStarted",
     "CustomEventTracked",
+    "CustomerGrouped",
     "CustomerIdentified",
     "Envelope",
+    "ErasureRequested",
     "Event",
+    "IdentityLinked",
     "MessageFailed",
     "MessageSent",
     "MessageSuppressed",
     "OrderLine",
+    "OrderCancelled",
     "OrderPlaced",
+    "OrderRefunded",
     "PageViewed",
+    "ProductAddedToCart",
     "ProductViewed",
     "ProviderEventReceived",
+    "ScreenViewed",
     "SegmentChanged",
     "UnknownEventType",
     "event_class",

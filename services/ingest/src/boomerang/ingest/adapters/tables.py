@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -18,6 +18,8 @@ class StoreRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=_utc_column())
+    shopify_secret: str | None = Field(default=None, max_length=200)
+    rate_limit_per_s: float | None = Field(default=None)
 
 
 class WriteKeyRow(SQLModel, table=True):
@@ -41,7 +43,37 @@ class SeenMessageRow(SQLModel, table=True):
     seen_at: datetime = Field(sa_column=_utc_column(index=True))
 
 
-TABLES = [StoreRow.__table__, WriteKeyRow.__table__, SeenMessageRow.__table__]
+class IdentityLinkRow(SQLModel, table=True):
+    """`previous_id` (`anon:<anonymousId>` or an older userId) is `customer_id` from now on."""
+
+    __tablename__ = "ingest_identity_links"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    previous_id: str = Field(primary_key=True, max_length=256)
+    customer_id: str = Field(index=True, max_length=256)
+    linked_at: datetime = Field(sa_column=_utc_column())
+
+
+class AnonymousEventRow(SQLModel, table=True):
+    """An event published for a not-yet-known customer, kept to re-publish once they are linked."""
+
+    __tablename__ = "ingest_anonymous_events"
+    __table_args__ = (Index("ix_ingest_anonymous_events_customer", "store_id", "customer_id"),)
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    envelope_id: str = Field(primary_key=True, max_length=128)
+    customer_id: str = Field(max_length=256)
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=_utc_column(index=True))
+
+
+TABLES = [
+    StoreRow.__table__,
+    WriteKeyRow.__table__,
+    SeenMessageRow.__table__,
+    IdentityLinkRow.__table__,
+    AnonymousEventRow.__table__,
+]
 
 
 def utc(value: datetime) -> datetime:

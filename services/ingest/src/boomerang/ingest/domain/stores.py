@@ -11,6 +11,11 @@ class Store:
     id: str
     name: str
     created_at: datetime
+    # The app's client secret Shopify signs webhooks with (X-Shopify-Hmac-SHA256). Kept in clear:
+    # verifying an HMAC needs the secret itself, unlike a write key, which only needs its hash.
+    shopify_secret: str | None = None
+    # Events per second this store may send; None means the service's default.
+    rate_limit_per_s: float | None = None
 
 
 @dataclass(frozen=True)
