@@ -79,7 +79,7 @@ class Ingest:
         """A single call (`/v1/identify` ...): a rejection raises, nothing is published."""
         now = self._clock()
         envelope = self._map(raw, call, store_id, now)
-        return await self._deliver(store_id, [envelope], [], now)
+        return await self.deliver(store_id, [envelope], now=now)
 
     async def batch(self, body: dict[str, Any], *, store_id: str, max_events: int) -> Outcome:
         """Valid calls are published, invalid ones reported; if none is valid, BatchRejected."""
@@ -94,29 +94,43 @@ class Ingest:
                 rejected.append(Rejection(index, exc.code, exc.message, at))
         if not envelopes:
             raise BatchRejected(rejected)
-        return await self._deliver(store_id, envelopes, rejected, now)
+        return await self.deliver(store_id, envelopes, rejected=rejected, now=now)
 
     def _map(self, raw: Any, call: str | None, store_id: str, now: datetime) -> Envelope:
         return to_envelope(
             raw, call=call, store_id=store_id, received_at=now, new_id=self._new_id(), rules=self._rules
         )
 
-    async def _deliver(
-        self, store_id: str, envelopes: list[Envelope], rejected: list[Rejection], now: datetime
+    async def deliver(
+        self,
+        store_id: str,
+        envelopes: list[Envelope],
+        *,
+        rejected: list[Rejection] | None = None,
+        delivery_ids: tuple[str, ...] = (),
+        now: datetime | None = None,
     ) -> Outcome:
+        """Publish what was not published before, then remember it; every entrypoint ends here.
+
+        `delivery_ids` name the request itself (a Shopify webhook id, its event id): if any was
+        seen, the whole request is a duplicate even when its events would get new ids.
+        """
+        now = now or self._clock()
         unique = _first_of_each_id(envelopes)
         ids = [e.id for e in unique]
-        outcome = Outcome(accepted=len(envelopes), rejected=rejected)
-        async with self._claims.hold(store_id, ids):
-            seen = await self._seen.seen_since(store_id, ids, now - self._window)
-            fresh = [e for e in unique if e.id not in seen]
+        outcome = Outcome(accepted=len(envelopes), rejected=rejected or [])
+        async with self._claims.hold(store_id, [*ids, *delivery_ids]):
+            seen = await self._seen.seen_since(store_id, [*ids, *delivery_ids], now - self._window)
+            fresh = [] if seen.intersection(delivery_ids) else [e for e in unique if e.id not in seen]
             if fresh:
                 try:
                     await self._publisher.publish(fresh)
                 except PublishFailed as exc:
                     log.warning("publish_failed", store_id=store_id, events=len(fresh), error=str(exc)[:300])
                     raise KafkaUnavailable(self._retry_after_s) from exc
-                outcome.remembered = await self._remember(store_id, [e.id for e in fresh], now)
+            if fresh or delivery_ids:
+                remembered = [*(e.id for e in fresh), *delivery_ids]
+                outcome.remembered = await self._remember(store_id, remembered, now)
         outcome.published = fresh
         outcome.duplicates = len(envelopes) - len(fresh)
         return outcome
