@@ -1,0 +1,1 @@
+"""Accuracy evaluations of Boomerang's models on public data."""

@@ -1,0 +1,74 @@
+"""`make eval` on the 1/10 sample: files produced, figures sane, the published fits reproduced."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boomerang.eval import cdnow
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "cdnow"
+SAMPLE = DATA / "CDNOW_sample.txt"
+
+
+def test_roc_auc_and_top_share_by_hand() -> None:
+    positive = np.array([True, True, False, False])
+    assert cdnow.roc_auc(positive, np.array([0.9, 0.8, 0.1, 0.2])) == 1.0
+    assert cdnow.roc_auc(positive, np.array([0.1, 0.2, 0.9, 0.8])) == 0.0
+    assert cdnow.roc_auc(positive, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
+    actual = np.array([0.0] * 8 + [30.0, 70.0])
+    assert cdnow.top_share(np.arange(10.0), actual) == pytest.approx(0.7)
+
+
+def test_both_file_layouts_load() -> None:
+    sample = cdnow.load(SAMPLE)
+    assert len(np.unique(sample.customer_id)) == 2357
+    first300 = cdnow.load(DATA / "cdnow_first300.txt")
+    assert len(first300.day) == 1046 and first300.day.min() == 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("eval")
+    return cdnow.run(SAMPLE, SAMPLE, out, date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1), out
+
+
+def test_eval_writes_json_csv_and_plot(report: tuple[dict, Path]) -> None:
+    result, out = report
+    written = json.loads((out / "cdnow.json").read_text())
+    assert written["metrics"] == pytest.approx(result["metrics"])
+    assert written["protocol"]["customers"] == 2357
+    assert written["protocol"]["calibration_weeks"] == pytest.approx(39.0, abs=0.2)
+    assert written["protocol"]["holdout_weeks"] == pytest.approx(39.0, abs=0.2)
+    with (out / "cdnow-predictions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2357
+    assert {"customer_id", "lapse_score", "predicted_holdout_purchases", "predicted_holdout_revenue", "state"} <= set(rows[0])
+    assert all(0.0 < float(r["lapse_score"]) < 1.0 for r in rows)
+    assert (out / "cdnow-conditional-expectations.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert written["model"]["kind"] == "boomerang.segmenter.scoring"
+
+
+def test_eval_reproduces_the_published_parameters(report: tuple[dict, Path]) -> None:
+    published = report[0]["published_parameters_sample"]
+    assert published["bgnbd"]["within_1_percent"]
+    assert published["gamma_gamma"]["within_1_percent"]
+    assert published["bgnbd"]["max_abs_relative_error"] < 0.01
+
+
+def test_eval_figures_are_sane(report: tuple[dict, Path]) -> None:
+    m = report[0]["metrics"]
+    assert 0.70 < m["recency_auc"] < 0.85
+    assert m["lapse_auc"] > m["recency_auc"] - 0.02
+    assert 0.40 < m["top10_revenue_share"] <= m["perfect_foresight_top10_revenue_share"]
+    assert abs(m["holdout_purchases_rel_error"]) < 0.25
+    assert abs(m["holdout_purchases_rel_error"]) <= abs(m["bgnbd_holdout_purchases_rel_error"]) + 0.02
+    assert report[0]["fit"]["wall_seconds_median"] < 2.0
+    table = report[0]["conditional_expectations"]
+    assert [row["frequency"] for row in table][:3] == ["0", "1", "2"]
+    assert table[-1]["actual"] > table[0]["actual"]
