@@ -1,0 +1,1 @@
+"""Boomerang benchmarks: figures reported as ratios against limits measured in the same run."""

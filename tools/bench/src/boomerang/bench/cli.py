@@ -1,0 +1,85 @@
+"""`boomerang-bench`: run the benchmarks (`make bench`), each reported against its limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from boomerang.bench import ingest as ingest_bench
+
+app = typer.Typer(help="Boomerang benchmarks; results in build/bench/*.json.", no_args_is_help=True)
+console = Console()
+
+
+@app.callback()
+def _main() -> None:
+    """Boomerang benchmarks."""
+
+
+@app.command()
+def ingest(
+    events: Annotated[int, typer.Option(help="calls through the raw producer and /v1/batch")] = 20_000,
+    batch_size: Annotated[int, typer.Option(help="calls per /v1/batch request")] = 250,
+    concurrency: Annotated[int, typer.Option(help="concurrent /v1/batch clients")] = 4,
+    rate: Annotated[float, typer.Option(help="/v1/track requests per second")] = 500.0,
+    seconds: Annotated[float, typer.Option(help="length of the measured /v1/track run")] = 15.0,
+    profile: Annotated[
+        bool,
+        typer.Option(envvar="BOOMERANG_BENCH_PROFILE", help="py-spy on ingest during one more /v1/batch and /v1/track pass"),
+    ] = True,
+    out_dir: Annotated[Path | None, typer.Option(help="default: build/bench")] = None,
+) -> None:
+    """Raw producer vs ingest /v1/batch throughput, /v1/track latency at a fixed rate, peak RSS."""
+    options = ingest_bench.Options(
+        events=events, batch_size=batch_size, concurrency=concurrency, rate=rate, seconds=seconds, profile=profile,
+        **({"out_dir": out_dir} if out_dir else {}),
+    )
+    try:
+        report = ingest_bench.run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
+    except ingest_bench.BenchFailed as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(_table(report))
+    for name, found in report.get("profile", {}).items():
+        if isinstance(found, dict) and "by_category" in found:
+            console.print(_profile_table(name, found))
+    console.print(f"written to {options.out_dir / 'ingest.json'}")
+
+
+def _table(report: dict[str, Any]) -> Table:
+    raw, batch, track = report["raw_producer"], report["ingest_batch"], report["track_latency"]
+    table = Table(title=f"ingest benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
+    for column in ("figure", "value", "target", ""):
+        table.add_column(column)
+    targets = report["targets"]
+
+    def verdict(name: str) -> str:
+        return "[green]met[/green]" if targets[name]["met"] else "[red]missed[/red]"
+
+    table.add_row("(a) raw aiokafka producer", f"{raw['events_per_s']:,.0f} events/s", "the limit", "")
+    table.add_row("(b) ingest /v1/batch", f"{batch['events_per_s']:,.0f} events/s", "", "")
+    table.add_row("    ratio b/a", f"{report['ratio_batch_to_raw']:.2f}", targets["throughput_ratio"]["target"],
+                  verdict("throughput_ratio"))
+    table.add_row(f"(c) /v1/track p50 at {track['rate_per_s']:g}/s", f"{track['p50_ms']:.1f} ms", "", "")
+    table.add_row("    p99", f"{track['p99_ms']:.1f} ms", targets["track_p99"]["target"], verdict("track_p99"))
+    table.add_row("    max", f"{track['max_ms']:.1f} ms", "", "")
+    table.add_row("(d) ingest peak RSS", f"{report['ingest_process']['peak_rss_mb']:.0f} MB",
+                  targets["peak_rss"]["target"], verdict("peak_rss"))
+    return table
+
+
+def _profile_table(name: str, found: dict[str, Any]) -> Table:
+    table = Table(title=f"where ingest's CPU goes under /v1/{name} ({found['samples']} py-spy samples)")
+    table.add_column("category")
+    table.add_column("%", justify="right")
+    for row in found["by_category"]:
+        table.add_row(row["what"], f"{row['percent']:.1f}")
+    return table
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,75 @@
+"""Figures to targets: pure functions over what the run measured (no I/O, no clock)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """One promise of the issue: `figure` compared with `limit` by `at_least` or at most."""
+
+    name: str
+    figure: str  # a dotted path into the report
+    limit: float
+    at_least: bool
+    unit: str = ""
+
+    def judge(self, value: float) -> dict[str, Any]:
+        met = value >= self.limit if self.at_least else value <= self.limit
+        return {
+            "figure": self.figure,
+            "value": round(value, 3),
+            "target": f"{'>=' if self.at_least else '<='} {self.limit:g}{self.unit}",
+            "met": met,
+        }
+
+
+INGEST_TARGETS = (
+    Target("throughput_ratio", "ratio_batch_to_raw", 0.5, at_least=True),
+    Target("track_p99", "track_latency.p99_ms", 25.0, at_least=False, unit=" ms"),
+    Target("peak_rss", "ingest_process.peak_rss_mb", 250.0, at_least=False, unit=" MB"),
+)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default); NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = share * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def latency_summary(latencies_s: Sequence[float]) -> dict[str, float]:
+    """Milliseconds, rounded to the microsecond."""
+    ms = [x * 1000 for x in latencies_s]
+    figures = {
+        "p50_ms": percentile(ms, 0.50),
+        "p90_ms": percentile(ms, 0.90),
+        "p99_ms": percentile(ms, 0.99),
+        "p999_ms": percentile(ms, 0.999),
+        "max_ms": max(ms) if ms else math.nan,
+        "mean_ms": sum(ms) / len(ms) if ms else math.nan,
+    }
+    return {k: round(v, 3) for k, v in figures.items()}
+
+
+def lookup(report: dict[str, Any], dotted: str) -> Any:
+    value: Any = report
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def judge(report: dict[str, Any], targets: Sequence[Target] = INGEST_TARGETS) -> dict[str, Any]:
+    return {t.name: t.judge(float(lookup(report, t.figure))) for t in targets}
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else math.nan
