@@ -260,8 +260,11 @@ formatted() {
 }
 
 new_cluster_id() {
-  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints).
-  python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())' 2>/dev/null ||
+  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints),
+  # never starting with "-", which command lines would read as an option (Kafka avoids it too).
+  python3 -c 'import base64,uuid
+while (u := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()).startswith("-"): pass
+print(u)' 2>/dev/null ||
     "$(java_bin)" -cp "$LIBS_DIR/*" kafka.tools.StorageTool random-uuid
 }
 
