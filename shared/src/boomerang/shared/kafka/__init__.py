@@ -12,7 +12,7 @@ from boomerang.shared.kafka.topics import (
     dead_letter_topic,
     ensure_topics,
 )
-from boomerang.shared.kafka.publisher import EventPublisher, PublishFailed
+from boomerang.shared.kafka.publisher import EventPublisher, PublishFailed, Sent
 from boomerang.shared.kafka.consumer import EventConsumer
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "EventConsumer",
     "EventPublisher",
     "PublishFailed",
+    "Sent",
     "TopicSpec",
     "dead_letter_topic",
     "ensure_topics",
