@@ -6,12 +6,13 @@ TOOLS := build/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit demo up down status topics clean
+.PHONY: help install test test-unit bench bench-ingest demo up down status topics clean
 
 help:
 	@echo "make demo     install, start the local stack and replay a real shop's history"
 	@echo "make test     install and run every test (unit, integration, end to end)"
 	@echo "make up/down  start/stop the local stack in the background (no replay)"
+	@echo "make bench    install and run the benchmarks (build/bench/*.json)"
 	@echo "make status   which parts of the stack are running"
 
 $(TOOLS)/bin/uv:
@@ -30,6 +31,15 @@ test: install
 test-unit: install
 	$(UV) run pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
+# Benchmarks report figures against limits measured in the same run; a missed target is
+# reported, not a failure. BENCH_ARGS e.g. "--profile" (py-spy on ingest) or "--events 50000".
+BENCH_ARGS ?=
+
+bench: bench-ingest
+
+bench-ingest: install
+	$(UV) run boomerang-bench ingest $(BENCH_ARGS)
+
 demo: install
 	$(UV) run boomerang-devstack demo
 
@@ -44,3 +54,11 @@ status:
 
 clean: down
 	rm -rf build
+
+# Accuracy of the segmenter's scoring models on the CDNOW cohort (writes build/eval/):
+#   make eval CAL_END=1997-09-30 HOLDOUT_END=1998-06-30   (the defaults)
+CAL_END ?= 1997-09-30
+HOLDOUT_END ?= 1998-06-30
+.PHONY: eval
+eval: install
+	$(UV) run python -m boomerang.eval.cdnow --cal-end $(CAL_END) --holdout-end $(HOLDOUT_END)

@@ -51,7 +51,12 @@ async def test_identify_and_order_land_on_the_topic_keyed_by_customer(client, sh
     (_, identified), (_, ordered) = published
     assert (identified.id, identified.store_id, identified.source) == ("msg-identify-1", "shop-a", "ingest")
     assert identified.event() == CustomerIdentified(
-        email="ada@example.com", phone="+12025550143", first_name="Ada", sms_marketing_consent=True
+        email="ada@example.com",
+        phone="+12025550143",
+        first_name="Ada",
+        sms_marketing_consent=True,
+        sms_marketing_consent_source="segment",
+        sms_marketing_consent_at=identified.time,
     )
     order = ordered.event()
     assert isinstance(order, OrderPlaced) and ordered.id == "msg-order-1"
@@ -138,7 +143,7 @@ async def test_rejected_requests_get_their_code_and_field_and_publish_nothing(cl
 
     assert await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix) == []
     metrics = (await client.get("/metrics")).text
-    assert 'boomerang_ingest_events_rejected_total{code="invalid_phone"}' in metrics
+    assert 'boomerang_ingest_events_rejected_total{code="invalid_phone",event_type="identify"}' in metrics
 
 
 async def test_a_key_writes_only_its_own_store(client, shop, settings):
@@ -193,7 +198,7 @@ async def test_a_batch_publishes_the_valid_calls_and_reports_the_rest(client, sh
                 },
             },
             {"type": "page", "anonymousId": "a-9", "properties": {"path": "/cart"}},
-            {"type": "screen", "userId": "u3"},
+            {"type": "ping", "userId": "u3"},
         ]
     }
     answer = await client.post("/v1/batch", json=body, headers=basic(shop.key))
@@ -214,7 +219,7 @@ async def test_ops_endpoints(client, shop):
     await client.post("/v1/page", json={"userId": "u1"}, headers=basic(shop.key))
     metrics = (await client.get("/metrics")).text
     for name in (
-        'boomerang_ingest_events_accepted_total{endpoint="page"}',
+        'boomerang_ingest_events_accepted_total{event_type="commerce.page.viewed"}',
         'boomerang_ingest_events_published_total{event_type="commerce.page.viewed"}',
         'boomerang_ingest_request_seconds_bucket{endpoint="/v1/page"',
         "boomerang_ingest_producer_errors_total",

@@ -70,4 +70,4 @@ async def test_without_kafka_requests_get_503_and_the_service_recovers(
 
     published = await commerce_events(kafka_bootstrap, topic_prefix)
     assert [e.id for _, e in published] == ["m-outage"]  # the refused attempt left no trace
-    assert 'boomerang_ingest_events_rejected_total{code="kafka_unavailable"}' in metrics
+    assert 'boomerang_ingest_events_rejected_total{code="kafka_unavailable",event_type="identify"}' in metrics

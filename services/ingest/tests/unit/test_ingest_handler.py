@@ -6,12 +6,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from boomerang.ingest.domain.identity import republished
 from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.domain.rejections import Rejected
+from boomerang.ingest.service_layer.identity import Stitching
 from boomerang.ingest.service_layer.ingest import BatchRejected, Ingest, KafkaUnavailable
 from boomerang.shared.errors import PayloadTooLarge
+from boomerang.shared.events import CustomerIdentified, IdentityLinked, PageViewed, ProductViewed
 
-from .fakes import FakePublisher, FakeSeen
+from .fakes import FakeIdentities, FakePublisher, FakeSeen
 
 START = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
 
@@ -40,7 +43,11 @@ def publisher() -> FakePublisher:
 
 
 @pytest.fixture
-def ingest(seen, publisher, clock) -> Ingest:
+def identities() -> FakeIdentities:
+    return FakeIdentities()
+
+
+def make_ingest(seen, publisher, clock, identities, max_republished: int = 1000) -> Ingest:
     ids = (f"gen-{n}" for n in itertools.count())
     return Ingest(
         seen=seen,
@@ -50,7 +57,13 @@ def ingest(seen, publisher, clock) -> Ingest:
         clock=clock,
         new_id=lambda: next(ids),
         retry_after_s=7,
+        identity=Stitching(identities, max_republished=max_republished),
     )
+
+
+@pytest.fixture
+def ingest(seen, publisher, clock, identities) -> Ingest:
+    return make_ingest(seen, publisher, clock, identities)
 
 
 def page(message_id: str | None = None, user: str = "u1") -> dict:
@@ -202,3 +215,186 @@ async def test_a_batch_must_be_a_list_of_calls(ingest, body, code):
     with pytest.raises(Rejected) as caught:
         await ingest.batch(body, store_id="s1", max_events=10)
     assert (caught.value.code, caught.value.field) == (code, "batch")
+
+
+# --- identity stitching -----------------------------------------------------------------------
+
+
+def visit(anonymous_id: str, message_id: str) -> dict:
+    return {"anonymousId": anonymous_id, "messageId": message_id, "name": "Home"}
+
+
+def view(anonymous_id: str, message_id: str) -> dict:
+    return {
+        "anonymousId": anonymous_id,
+        "messageId": message_id,
+        "event": "Product Viewed",
+        "properties": {"product_id": "mug"},
+    }
+
+
+def identify(message_id: str, user: str = "u1", anonymous_id: str = "a1") -> dict:
+    return {
+        "userId": user,
+        "anonymousId": anonymous_id,
+        "messageId": message_id,
+        "traits": {"firstName": "Ada"},
+    }
+
+
+def sent(publisher: FakePublisher) -> list[tuple[str, str, str, str]]:
+    return [(e.key, e.type, e.source, e.id) for e in publisher.published]
+
+
+async def browse_anonymously(ingest) -> None:
+    await ingest.one(visit("a1", "m1"), call="page", store_id="s1")
+    await ingest.one(view("a1", "m2"), call="track", store_id="s1")
+
+
+async def test_anonymous_events_are_kept_once_kafka_has_them(ingest, publisher, identities):
+    await ingest.one(visit("a1", "m1"), call="page", store_id="s1")
+    await ingest.one(page("m2", user="u1"), call="page", store_id="s1")  # a known customer: not kept
+    publisher.failing = True
+    with pytest.raises(KafkaUnavailable):
+        await ingest.one(visit("a1", "m3"), call="page", store_id="s1")
+    assert list(identities.kept_events) == [("s1", "m1")]
+    assert identities.kept_events[("s1", "m1")][0] == publisher.published[0]
+
+
+async def test_identify_links_the_visitor_and_publishes_their_history_under_the_user(
+    ingest, publisher, identities
+):
+    await browse_anonymously(ingest)
+    history = list(publisher.published)
+    publisher.published.clear()
+
+    await ingest.one(identify("m3"), call="identify", store_id="s1")
+
+    linked, page_again, view_again, identified = publisher.published
+    assert [e.key for e in publisher.published] == ["s1:u1"] * 4
+    assert linked.event() == IdentityLinked(previous_id="anon:a1", via="identify")
+    assert (page_again, view_again) == (republished(history[0], "u1"), republished(history[1], "u1"))
+    assert isinstance(page_again.event(), PageViewed) and isinstance(view_again.event(), ProductViewed)
+    assert (identified.id, identified.source, type(identified.event())) == (
+        "m3",
+        "ingest",
+        CustomerIdentified,
+    )
+    assert identities.links == {("s1", "anon:a1"): "u1"}
+    assert identities.kept_events == {}  # published under the user now; nothing left to re-key
+
+
+async def test_later_anonymous_events_of_a_linked_visitor_go_to_the_user(ingest, publisher, identities):
+    await ingest.one(identify("m1"), call="identify", store_id="s1")
+    publisher.published.clear()
+    await ingest.one(view("a1", "m2"), call="track", store_id="s1")
+    assert sent(publisher) == [("s1:u1", "commerce.product.viewed", "ingest", "m2")]
+    assert identities.kept_events == {}
+
+
+async def test_a_link_seen_again_publishes_nothing_new(ingest, publisher):
+    await browse_anonymously(ingest)
+    await ingest.one(identify("m3"), call="identify", store_id="s1")
+    before = len(publisher.published)
+    again = await ingest.one(identify("m3"), call="identify", store_id="s1")
+    assert (len(publisher.published), again.duplicates) == (before, 1)
+    # A new identify call is published itself, and nothing with it.
+    await ingest.one(identify("m4"), call="identify", store_id="s1")
+    assert sent(publisher)[before:] == [("s1:u1", "commerce.customer.identified", "ingest", "m4")]
+
+
+async def test_a_linking_identify_kafka_refused_is_retried_without_duplicates(
+    ingest, publisher, identities, seen, clock
+):
+    await browse_anonymously(ingest)
+    publisher.fail_next = 1
+    with pytest.raises(KafkaUnavailable):
+        await ingest.one(identify("m3"), call="identify", store_id="s1")
+    assert identities.links == {} and len(identities.kept_events) == 2  # nothing recorded
+
+    published = len(publisher.published)
+    await ingest.one(identify("m3"), call="identify", store_id="s1")
+    retried = sent(publisher)[published:]
+    await ingest.one(identify("m3"), call="identify", store_id="s1")
+    assert len(retried) == 4 and len(publisher.published) == published + 4
+
+    # A clean run derives exactly the same ids: the retry cannot differ from a first attempt.
+    clean = FakePublisher()
+    other = make_ingest(FakeSeen(), clean, clock, FakeIdentities())
+    await browse_anonymously(other)
+    clean.published.clear()
+    await other.one(identify("m3"), call="identify", store_id="s1")
+    assert sent(clean) == retried
+
+
+async def test_a_link_that_could_not_be_recorded_is_recorded_by_the_next_identify(
+    ingest, publisher, identities
+):
+    await browse_anonymously(ingest)
+    identities.fail_link = True
+    outcome = await ingest.one(identify("m3"), call="identify", store_id="s1")
+    assert (outcome.accepted, len(outcome.published), identities.links) == (1, 4, {})
+
+    identities.fail_link = False
+    published = len(publisher.published)
+    await ingest.one(identify("m4"), call="identify", store_id="s1")
+    # The announcement and the history had been published: their ids are duplicates now.
+    assert sent(publisher)[published:] == [("s1:u1", "commerce.customer.identified", "ingest", "m4")]
+    assert identities.links == {("s1", "anon:a1"): "u1"} and identities.kept_events == {}
+
+
+async def test_a_batch_looks_links_up_once_and_routes_its_own_visitors(ingest, publisher, identities):
+    calls = [
+        {**visit("a1", "b0"), "type": "page"},
+        *({**visit(f"x{i}", f"bx{i}"), "type": "page"} for i in range(50)),
+        {**identify("b-identify"), "type": "identify"},
+        {**view("a1", "b-later"), "type": "track"},
+    ]
+    outcome = await ingest.batch({"batch": calls}, store_id="s1", max_events=100)
+    assert identities.lookups == 1
+    keys = {e.id: e.key for e in publisher.published}
+    assert (keys["b0"], keys["b-later"], keys["bx7"]) == ("s1:u1", "s1:u1", "s1:anon:x7")
+    assert len(identities.kept_events) == 50  # the other visitors, not a1's (published as u1's)
+    # Counts are about the shop's calls: the announcement is published but not a call.
+    assert (outcome.accepted, outcome.duplicates, len(outcome.published)) == (53, 0, 54)
+
+
+async def test_an_alias_links_the_previous_id_and_publishes_its_history(ingest, publisher, identities):
+    await ingest.one(visit("p1", "m1"), call="page", store_id="s1")
+    first_visit = publisher.published[0]
+    publisher.published.clear()
+    alias = {"previousId": "p1", "userId": "u1", "messageId": "m-alias"}
+    await ingest.one(alias, call="alias", store_id="s1")
+    assert sent(publisher) == [
+        ("s1:u1", "commerce.page.viewed", "ingest.identity", republished(first_visit, "u1").id),
+        ("s1:u1", "commerce.identity.linked", "ingest", "m-alias"),  # the call itself, announced once
+    ]
+    assert identities.links == {("s1", "anon:p1"): "u1", ("s1", "p1"): "u1"}
+
+
+async def test_the_first_link_of_a_visitor_wins(ingest, publisher):
+    await ingest.one(identify("m1", user="u1"), call="identify", store_id="s1")
+    published = len(publisher.published)
+    await ingest.one(identify("m2", user="u2"), call="identify", store_id="s1")
+    await ingest.one(visit("a1", "m3"), call="page", store_id="s1")
+    assert sent(publisher)[published:] == [
+        ("s1:u2", "commerce.customer.identified", "ingest", "m2"),
+        ("s1:u1", "commerce.page.viewed", "ingest", "m3"),
+    ]
+
+
+async def test_republishing_takes_the_newest_events_of_a_visitor(seen, publisher, clock, identities):
+    bounded = make_ingest(seen, publisher, clock, identities, max_republished=2)
+    for n in range(3):
+        clock.now = START + timedelta(minutes=n)
+        await bounded.one(visit("a1", f"m{n}"), call="page", store_id="s1")
+    history = list(publisher.published)
+    publisher.published.clear()
+    await bounded.one(identify("m-identify"), call="identify", store_id="s1")
+    assert [e.id for e in publisher.published[1:3]] == [republished(e, "u1").id for e in history[1:]]
+
+
+async def test_links_are_per_store(ingest, publisher):
+    await ingest.one(identify("m1"), call="identify", store_id="s1")
+    await ingest.one(visit("a1", "m2"), call="page", store_id="s2")
+    assert publisher.published[-1].key == "s2:anon:a1"

@@ -1,19 +1,29 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from boomerang.ingest.domain.mapping import Rules, to_envelope
+from boomerang.ingest.domain.identity import Link
+from boomerang.ingest.domain.mapping import Rules, to_call, to_envelope
 from boomerang.ingest.domain.rejections import Rejected
 from boomerang.shared.events import (
+    CartViewed,
+    CheckoutStarted,
+    CustomerGrouped,
     CustomerIdentified,
     CustomEventTracked,
     Envelope,
+    IdentityLinked,
+    OrderCancelled,
+    OrderLine,
     OrderPlaced,
+    OrderRefunded,
     PageViewed,
+    ProductAddedToCart,
     ProductViewed,
+    ScreenViewed,
 )
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -132,7 +142,11 @@ def test_identify_maps_traits_to_a_customer():
         timezone="Europe/London",
         locale="en-GB",
         email_marketing_consent=True,
+        email_marketing_consent_source="segment",  # not said: it came through Segment
+        email_marketing_consent_at=NOW,  # not said: when the call happened
         sms_marketing_consent=False,
+        sms_marketing_consent_source="segment",
+        sms_marketing_consent_at=NOW,
         traits={"plan": "gold"},
     )
 
@@ -326,7 +340,7 @@ def test_a_batch_item_names_its_type():
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [({"userId": "u1"}, "missing_field"), ({"type": "alias", "userId": "u1"}, "unsupported_type")],
+    [({"userId": "u1"}, "missing_field"), ({"type": "ping", "userId": "u1"}, "unsupported_type")],
 )
 def test_a_batch_item_without_a_known_type_is_rejected(raw, code):
     error = rejection(raw)
@@ -335,3 +349,390 @@ def test_a_batch_item_without_a_known_type_is_rejected(raw, code):
 
 def test_the_endpoint_decides_the_type_not_the_body():
     assert isinstance(envelope({"type": "track", "userId": "u1"}, "page").event(), PageViewed)
+
+
+def track(event: str, **properties) -> dict:
+    return {"userId": "u1", "event": event, "properties": properties}
+
+
+def identify(**traits) -> dict:
+    return {"userId": "u1", "traits": traits}
+
+
+# --- identify: birthday and consent with its source and time ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "day"),
+    [
+        ("1990-05-17", date(1990, 5, 17)),
+        ("1990-05-17T00:00:00Z", date(1990, 5, 17)),
+        # The calendar date as written, not moved to UTC: a birthday is not an instant.
+        ("1990-05-17T23:30:00-05:00", date(1990, 5, 17)),
+        (" 2001-02-03 ", date(2001, 2, 3)),
+    ],
+)
+def test_birthday_is_an_iso_date_or_the_date_of_a_datetime(value, day):
+    event = envelope(identify(birthday=value), "identify").event()
+    assert event.birthday == day and "birthday" not in event.traits
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "17/05/1990",
+        "1990-02-30",
+        "1990-05-17Tnoon",
+        "1850-01-01",
+        "2025-03-03",
+        19900517,
+        True,
+        {},
+    ],
+)
+def test_nonsense_birthdays_are_rejected_at_their_field(value):
+    # NOW is 2025-03-01: the 3rd has not happened anywhere yet.
+    error = rejection(identify(birthday=value), "identify")
+    assert (error.code, error.field) == ("invalid_birthday", "traits.birthday")
+
+
+def test_consent_flags_take_their_source_and_time_from_sibling_traits():
+    traits = {
+        "email_consent": "yes",
+        "email_consent_source": " checkout ",
+        "email_consent_at": "2025-02-01T09:00:00+01:00",
+        "smsConsent": False,
+        "smsConsentSource": "pos",
+    }
+    event = envelope(identify(**traits), "identify").event()
+    assert (event.email_marketing_consent, event.email_marketing_consent_source) == (True, "checkout")
+    assert event.email_marketing_consent_at == datetime(2025, 2, 1, 8, tzinfo=timezone.utc)
+    assert (event.sms_marketing_consent, event.sms_marketing_consent_source) == (False, "pos")
+    assert event.sms_marketing_consent_at == NOW
+    assert event.traits == {}
+
+
+def test_consent_objects_carry_their_own_source_and_time():
+    traits = {
+        "email_marketing_consent": {
+            "subscribed": True,
+            "source": "newsletter form",
+            "at": "2025-01-05T10:00:00",
+        },
+        "sms_consent": {"subscribed": "unsubscribed"},
+    }
+    sent = envelope({**identify(**traits), "timestamp": "2025-02-20T08:00:00Z"}, "identify")
+    event = sent.event()
+    assert (event.email_marketing_consent, event.email_marketing_consent_source) == (True, "newsletter form")
+    assert event.email_marketing_consent_at == datetime(2025, 1, 5, 10, tzinfo=timezone.utc)  # naive is UTC
+    assert (event.sms_marketing_consent, event.sms_marketing_consent_source) == (False, "segment")
+    assert event.sms_marketing_consent_at == sent.time == datetime(2025, 2, 20, 8, tzinfo=timezone.utc)
+
+
+def test_a_consent_source_or_time_without_the_consent_sets_nothing():
+    event = envelope(
+        identify(email_consent_source="form", sms_consent_at="2025-01-01T00:00:00Z"), "identify"
+    ).event()
+    assert (
+        event.email_marketing_consent,
+        event.email_marketing_consent_source,
+        event.sms_marketing_consent_at,
+    ) == (
+        None,
+        None,
+        None,
+    )
+    assert event.traits == {}
+
+
+@pytest.mark.parametrize(
+    ("traits", "code", "field"),
+    [
+        ({"email_consent": {"source": "form"}}, "missing_field", "traits.email_consent.subscribed"),
+        ({"email_consent": {"subscribed": "perhaps"}}, "invalid_consent", "traits.email_consent.subscribed"),
+        (
+            {"sms_consent": {"subscribed": True, "at": "last week"}},
+            "invalid_timestamp",
+            "traits.sms_consent.at",
+        ),
+        (
+            {"sms_consent": {"subscribed": True, "source": ["a"]}},
+            "invalid_consent",
+            "traits.sms_consent.source",
+        ),
+        ({"email_consent": True, "emailConsentAt": "soon"}, "invalid_timestamp", "traits.emailConsentAt"),
+        (
+            {"sms_consent": True, "sms_consent_source": "x" * 101},
+            "invalid_consent",
+            "traits.sms_consent_source",
+        ),
+        ({"email_consent": [True]}, "invalid_consent", "traits.email_consent"),
+    ],
+)
+def test_bad_consents_are_rejected_at_their_field(traits, code, field):
+    error = rejection(identify(**traits), "identify")
+    assert (error.code, error.field) == (code, field)
+
+
+# --- track: the rest of E-commerce Spec v2 ----------------------------------------------------
+
+
+MONOPOLY = {"product_id": "507f", "sku": "G-32", "name": "Monopoly", "price": 19, "quantity": 1}
+UNO = {"product_id": "505b", "sku": "46493-32", "name": "Uno", "price": "3.10", "quantity": 2}
+
+
+def test_order_refunded_takes_its_amount_from_total():
+    raw = track("Order Refunded", order_id="o-1", total="30.50", currency="eur", reason="damaged")
+    event = envelope({**raw, "timestamp": "2025-02-01T10:00:00Z"}, "track").event()
+    assert event == OrderRefunded(
+        order_id="o-1",
+        refunded_at=datetime(2025, 2, 1, 10, tzinfo=timezone.utc),
+        currency="EUR",
+        amount=Decimal("30.50"),
+        reason="damaged",
+    )
+
+
+def test_order_refunded_falls_back_to_revenue_then_to_the_products_refunded():
+    by_revenue = envelope(track("Order Refunded", order_id="o-1", revenue=25), "track").event()
+    partial = envelope(
+        track("Order Refunded", order_id="o-1", refund_id="r-7", products=[UNO]), "track"
+    ).event()
+    assert by_revenue.amount == Decimal(25)
+    assert (partial.amount, partial.refund_id) == (Decimal("6.20"), "r-7")
+    assert partial.lines == [
+        OrderLine(product_id="505b", sku="46493-32", name="Uno", quantity=2, unit_price=Decimal("3.10"))
+    ]
+
+
+def test_a_refund_total_wins_over_its_products():
+    event = envelope(
+        track("Order Refunded", order_id="o-1", total=5, products=[MONOPOLY, UNO]), "track"
+    ).event()
+    assert (event.amount, len(event.lines)) == (Decimal(5), 2)
+
+
+@pytest.mark.parametrize(
+    ("properties", "code", "field"),
+    [
+        ({"total": 5}, "missing_field", "properties.order_id"),
+        ({"order_id": "o-1"}, "missing_field", "properties.total"),
+        ({"order_id": "o-1", "total": -5}, "invalid_field", "properties.total"),
+        (
+            {"order_id": "o-1", "products": [MONOPOLY, {"product_id": "p"}]},
+            "missing_field",
+            "properties.products[1].price",
+        ),
+        ({"order_id": "o-1", "total": 5, "currency": "$"}, "invalid_currency", "properties.currency"),
+    ],
+)
+def test_bad_refunds_are_rejected_at_their_field(properties, code, field):
+    error = rejection(track("Order Refunded", **properties), "track")
+    assert (error.code, error.field) == (code, field)
+
+
+def test_order_cancelled():
+    full = envelope(track("Order Cancelled", order_id="o-1", total=30, revenue=25, currency="usd"), "track")
+    bare = envelope(track("Order Cancelled", order_id="o-2"), "track").event()
+    assert full.event() == OrderCancelled(order_id="o-1", cancelled_at=NOW, currency="USD", total=Decimal(30))
+    assert (bare.total, bare.currency) == (None, None)
+    assert rejection(track("Order Cancelled", total=3), "track").field == "properties.order_id"
+
+
+def test_checkout_started_with_its_cart_and_recovery_link():
+    raw = track(
+        "Checkout Started",
+        order_id="50314b8e",
+        value=30,
+        revenue=25,
+        currency="USD",
+        checkout_url="https://shop.example.com/checkouts/c1",
+        products=[MONOPOLY, UNO],
+    )
+    raw["context"] = {"traits": {"email": "ada@example.com"}}
+    event = envelope(raw, "track").event()
+    assert isinstance(event, CheckoutStarted)
+    assert (event.checkout_id, event.total, event.currency, event.email) == (
+        "50314b8e",
+        Decimal(30),
+        "USD",
+        "ada@example.com",
+    )
+    assert (event.recovery_url, [line.product_id for line in event.lines]) == (
+        "https://shop.example.com/checkouts/c1",
+        ["507f", "505b"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "checkout_id"),
+    [
+        ({"checkout_id": "c", "order_id": "o", "cart_id": "k"}, "c"),
+        ({"order_id": "o", "cart_id": "k"}, "o"),
+        ({"cart_id": "k"}, "k"),
+        ({"checkout_id": 1234}, "1234"),
+    ],
+)
+def test_a_checkout_is_named_by_checkout_id_then_order_id_then_cart_id(properties, checkout_id):
+    assert envelope(track("Checkout Started", **properties), "track").event().checkout_id == checkout_id
+
+
+def test_a_checkout_without_any_id_is_rejected():
+    error = rejection(track("Checkout Started", total=3), "track")
+    assert (error.code, error.field) == ("missing_field", "properties.checkout_id")
+
+
+def test_product_added():
+    raw = track("Product Added", cart_id="cart-9", sku="G-32", name="Monopoly", price="18.99", quantity=2)
+    assert envelope(raw, "track").event() == ProductAddedToCart(
+        product_id="G-32", cart_id="cart-9", sku="G-32", name="Monopoly", price=Decimal("18.99"), quantity=2
+    )
+    assert envelope(track("Product Added", product_id="p"), "track").event().quantity == 1
+
+
+@pytest.mark.parametrize(
+    ("properties", "code", "field"),
+    [
+        ({"name": "Monopoly"}, "missing_field", "properties.product_id"),
+        ({"product_id": "p", "quantity": 0}, "invalid_field", "properties.quantity"),
+        ({"product_id": "p", "price": "lots"}, "invalid_field", "properties.price"),
+    ],
+)
+def test_bad_product_added_is_rejected_at_its_field(properties, code, field):
+    error = rejection(track("Product Added", **properties), "track")
+    assert (error.code, error.field) == (code, field)
+
+
+def test_cart_viewed():
+    event = envelope(track("Cart Viewed", cart_id="k", products=[MONOPOLY]), "track").event()
+    assert event == CartViewed(
+        cart_id="k",
+        lines=[OrderLine(product_id="507f", sku="G-32", name="Monopoly", quantity=1, unit_price=Decimal(19))],
+    )
+    assert envelope(track("Cart Viewed"), "track").event() == CartViewed()
+    assert (
+        rejection(track("Cart Viewed", products=[{"sku": "x"}]), "track").field
+        == "properties.products[0].price"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ORDER_REFUNDED", OrderRefunded),
+        ("  order   refunded ", OrderRefunded),
+        ("Order_Cancelled", OrderCancelled),
+        ("order canceled", OrderCancelled),
+        ("checkout_started", CheckoutStarted),
+        ("Started Order", CheckoutStarted),
+        ("product added", ProductAddedToCart),
+        ("Added Product", ProductAddedToCart),
+        ("Viewed Product", ProductViewed),
+        ("CART VIEWED", CartViewed),
+        ("Completed Order", OrderPlaced),
+    ],
+)
+def test_spec_event_names_are_matched_loosely(name, kind):
+    properties = {"order_id": "o", "checkout_id": "c", "product_id": "p", "total": 1}
+    assert isinstance(envelope(track(name, **properties), "track").event(), kind)
+
+
+@pytest.mark.parametrize("name", ["Order Updated", "Product Removed", "Orders Completed", "Coupon Applied"])
+def test_every_other_track_event_passes_through_as_custom(name):
+    raw = track(name, order_id=None, anything=[1, {"x": None}])
+    assert envelope(raw, "track").event() == CustomEventTracked(
+        name=name, properties={"order_id": None, "anything": [1, {"x": None}]}
+    )
+
+
+# --- screen, group, alias ----------------------------------------------------------------------
+
+
+def test_screen_is_an_app_page_view():
+    raw = {"anonymousId": "a1", "name": "Basket", "properties": {"items": 2}}
+    sent = envelope(raw, "screen")
+    assert (sent.customer_id, sent.event()) == (
+        "anon:a1",
+        ScreenViewed(name="Basket", properties={"items": 2}),
+    )
+
+
+def test_group_puts_the_customer_in_an_account():
+    raw = {"userId": "u1", "groupId": 42, "traits": {"name": "Acme", "plan": "b2b"}}
+    assert envelope(raw, "group").event() == CustomerGrouped(
+        group_id="42", traits={"name": "Acme", "plan": "b2b"}
+    )
+    error = rejection({"userId": "u1", "traits": {"name": "Acme"}}, "group")
+    assert (error.code, error.field) == ("missing_field", "groupId")
+
+
+def test_alias_is_an_identity_link_keyed_by_the_user():
+    sent = envelope({"userId": "u1", "previousId": "a1", "messageId": "m-alias"}, "alias")
+    assert (sent.id, sent.customer_id, sent.event()) == (
+        "m-alias",
+        "u1",
+        IdentityLinked(previous_id="a1", via="alias"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "field"),
+    [
+        ({"userId": "u1"}, "missing_field", "previousId"),
+        ({"anonymousId": "a1", "previousId": "a0"}, "missing_field", "userId"),
+        ({"previousId": "a0"}, "missing_identity", "userId"),
+    ],
+)
+def test_alias_needs_both_ids(raw, code, field):
+    error = rejection(raw, "alias")
+    assert (error.code, error.field) == (code, field)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ({"type": "screen", "userId": "u1"}, ScreenViewed),
+        ({"type": "group", "userId": "u1", "groupId": "g"}, CustomerGrouped),
+        ({"type": "alias", "userId": "u1", "previousId": "a"}, IdentityLinked),
+    ],
+)
+def test_every_call_type_may_come_in_a_batch(raw, kind):
+    assert isinstance(envelope(raw).event(), kind)
+
+
+# --- the links calls state --------------------------------------------------------------------
+
+
+def links(raw: dict, call: str) -> tuple[Link, ...]:
+    return to_call(raw, call=call, store_id="shop-1", received_at=NOW, new_id="g", rules=DEFAULT_RULES).links
+
+
+def test_an_identify_with_both_ids_links_the_visitor_to_the_user():
+    assert links({"userId": "u1", "anonymousId": "a1"}, "identify") == (
+        Link("anon:a1", "u1", "identify", NOW),
+    )
+
+
+def test_an_alias_links_its_previous_id_both_as_a_visitor_and_as_a_user():
+    assert links({"userId": "u1", "previousId": "p"}, "alias") == (
+        Link("anon:p", "u1", "alias", NOW),
+        Link("p", "u1", "alias", NOW),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "call"),
+    [
+        ({"userId": "u1"}, "identify"),
+        ({"anonymousId": "a1", "traits": {"email": "a@example.com"}}, "identify"),
+        (
+            {"userId": "u1", "anonymousId": "a1", "event": "Product Viewed", "properties": {"sku": "s"}},
+            "track",
+        ),
+        ({"userId": "u1", "anonymousId": "a1"}, "page"),
+        ({"userId": "u1", "previousId": "u1"}, "alias"),
+    ],
+)
+def test_other_calls_link_nothing(raw, call):
+    assert links(raw, call) == ()

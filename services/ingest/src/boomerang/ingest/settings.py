@@ -17,6 +17,9 @@ class IngestSettings(ServiceSettings):
     max_event_bytes: int = Field(default=32 * 1024, description="body limit of /v1/identify, /track, /page")
     max_batch_bytes: int = Field(default=500 * 1024, description="body limit of /v1/batch")
     max_batch_events: int = 2500
+    max_shopify_body_bytes: int = Field(
+        default=1024 * 1024, description="body limit of Shopify webhooks (orders with many lines are large)"
+    )
     dedup_window_s: float = Field(
         default=24 * 3600, gt=0, description="a repeated messageId is a duplicate this long"
     )
@@ -27,7 +30,28 @@ class IngestSettings(ServiceSettings):
         default=5.0, gt=0, description="wait this long for Kafka's ack, then 503"
     )
     retry_after_s: int = 5
+    rate_limit_per_s: float = Field(
+        default=1000, gt=0, description="events per second per store, unless the store has its own (per replica)"
+    )
+    rate_limit_burst: int = Field(
+        default=2500, gt=0, description="events a store may send at once; at least a full batch"
+    )
+    store_cache_ttl_s: float = Field(
+        default=30, ge=0, description="how long a store's rate limit is cached before it is read again"
+    )
     default_phone_region: str = Field(default="US", description="region of phone numbers without +country")
+    anonymous_event_retention_s: float = Field(
+        default=30 * 24 * 3600,
+        gt=0,
+        description="anonymous events are kept this long, to publish again once the visitor is identified "
+        "(commerce.events.v1's retention)",
+    )
+    identity_cache_ttl_s: float = Field(
+        default=300, ge=0, description="how long a replica trusts an identity link it read"
+    )
+    identity_max_republished: int = Field(
+        default=1000, ge=0, description="at most this many of a visitor's newest events are published again"
+    )
 
     @field_validator("default_phone_region")
     @classmethod

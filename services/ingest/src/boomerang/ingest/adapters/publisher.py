@@ -2,7 +2,9 @@
 
 While no producer is connected, publishing fails at once (the API answers 503) and a
 background task keeps trying to connect; once connected, the shared publisher's acks=all,
-idempotent producer does the rest, and itself reconnects after broker restarts.
+idempotent producer does the rest, and itself reconnects after broker restarts. A producer
+that can no longer deliver (`EventPublisher.broken`, e.g. its sequence numbers went out of
+step during a broker restart) is retired and a new one connected, so 503s do not last forever.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 from collections.abc import Callable
 
 from boomerang.shared.events import Envelope
-from boomerang.shared.kafka import COMMERCE_EVENTS, EventPublisher, PublishFailed
+from boomerang.shared.kafka import COMMERCE_EVENTS, EventPublisher, PublishFailed, TopicSpec
 from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -35,6 +37,7 @@ class KafkaCommercePublisher:
         self._on_error = on_error
         self._publisher: EventPublisher | None = None
         self._connecting: asyncio.Task[None] | None = None
+        self._retiring: dict[asyncio.Task[None], EventPublisher] = {}
 
     @property
     def started(self) -> bool:
@@ -51,23 +54,45 @@ class KafkaCommercePublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
         if self._publisher is not None:
-            await self._publisher.stop()
+            # Bounded: with Kafka gone, records it has not acked by then are given up.
+            await self._publisher.stop(flush_timeout_s=self._timeout_s)
             self._publisher = None
+        await asyncio.gather(*self._retiring, return_exceptions=True)
 
-    async def publish(self, envelopes: list[Envelope]) -> None:
+    @property
+    def in_flight(self) -> int:
+        """Records handed to a producer and not acked yet (the in-flight gauge)."""
+        producers = [*self._retiring.values(), *([self._publisher] if self._publisher else [])]
+        return sum(p.in_flight for p in producers)
+
+    async def publish(self, envelopes: list[Envelope], *, topic: TopicSpec = COMMERCE_EVENTS) -> None:
+        if self._publisher is not None and self._publisher.broken:
+            self._replace(self._publisher)
         if self._publisher is None:
             self._on_error()
             raise PublishFailed("not connected to kafka")
         try:
-            await self._publisher.publish_many(COMMERCE_EVENTS.name, envelopes)
+            await self._publisher.publish_many(topic.name, envelopes)
         except PublishFailed:
             self._on_error()
             raise
 
     async def ready(self) -> bool:
-        return self._publisher is not None and await self._publisher.ready(
-            timeout_s=min(2.0, self._timeout_s)
-        )
+        publisher = self._publisher
+        if publisher is None or publisher.broken:
+            return False
+        return await publisher.ready(timeout_s=min(2.0, self._timeout_s))
+
+    def _replace(self, broken: EventPublisher) -> None:
+        """Retire a broken producer in the background (what it still holds is acked or given
+        up, bounded, so events in doubt settle) and connect a new one."""
+        self._publisher = None
+        log.error("kafka_producer_replaced", bootstrap=self._bootstrap, in_flight=broken.in_flight)
+        retiring = asyncio.create_task(broken.stop(flush_timeout_s=self._timeout_s), name="ingest-kafka-retire")
+        self._retiring[retiring] = broken
+        retiring.add_done_callback(lambda task: self._retiring.pop(task, None))
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.create_task(self._keep_connecting(), name="ingest-kafka-connect")
 
     async def _keep_connecting(self) -> None:
         while not await self._try_connect():

@@ -11,15 +11,18 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from boomerang.ingest.adapters.tables import SeenMessageRow, StoreRow, WriteKeyRow, utc
+from boomerang.ingest.adapters.tables import AnonymousEventRow, IdentityLinkRow
+from boomerang.ingest.domain.identity import Link
 from boomerang.ingest.domain.stores import Store, WriteKey
 from boomerang.ingest.service_layer.ports import DatabaseUnavailable, KeyExists, StoreExists
+from boomerang.shared.events import Envelope
 
 _CHUNK = 500  # ids per IN (...) / VALUES list, well under every driver's parameter limit
 T = TypeVar("T")
@@ -42,6 +45,9 @@ class SqlStoreRepository:
     async def get_store(self, store_id: str) -> Store | None:
         return await _in_thread(self._get_store, store_id)
 
+    async def update_store(self, store: Store) -> bool:
+        return await _in_thread(self._update_store, store)
+
     async def add_key(self, key: WriteKey) -> None:
         await _in_thread(self._add_key, key)
 
@@ -57,7 +63,7 @@ class SqlStoreRepository:
     def _add_store(self, store: Store, first_key: WriteKey) -> None:
         try:
             with Session(self._engine) as session:
-                session.add(StoreRow(id=store.id, name=store.name, created_at=utc(store.created_at)))
+                session.add(_store_row(store))
                 session.flush()  # the store row first: the key's foreign key needs it
                 session.add(_key_row(first_key))
                 session.commit()
@@ -69,7 +75,19 @@ class SqlStoreRepository:
     def _get_store(self, store_id: str) -> Store | None:
         with Session(self._engine) as session:
             row = session.get(StoreRow, store_id)
-            return Store(row.id, row.name, utc(row.created_at)) if row else None
+            return _store(row) if row else None
+
+    def _update_store(self, store: Store) -> bool:
+        with Session(self._engine) as session:
+            row = session.get(StoreRow, store.id)
+            if row is None:
+                return False
+            row.name = store.name
+            row.shopify_secret = store.shopify_secret
+            row.rate_limit_per_s = store.rate_limit_per_s
+            session.add(row)
+            session.commit()
+            return True
 
     def _add_key(self, key: WriteKey) -> None:
         try:
@@ -149,6 +167,20 @@ class SqlSeenMessages:
             return result.rowcount or 0
 
 
+def _store_row(store: Store) -> StoreRow:
+    return StoreRow(
+        id=store.id,
+        name=store.name,
+        created_at=utc(store.created_at),
+        shopify_secret=store.shopify_secret,
+        rate_limit_per_s=store.rate_limit_per_s,
+    )
+
+
+def _store(row: StoreRow) -> Store:
+    return Store(row.id, row.name, utc(row.created_at), row.shopify_secret, row.rate_limit_per_s)
+
+
 def _key_row(key: WriteKey) -> WriteKeyRow:
     return WriteKeyRow(
         id=key.id,
@@ -174,3 +206,134 @@ def _key(row: WriteKeyRow) -> WriteKey:
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
+
+
+class SqlIdentityRepository:
+    """Identity links and the anonymous events kept to re-publish (`IdentityRepository`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def linked(self, store_id: str, previous_ids: Iterable[str]) -> dict[str, str]:
+        return await _in_thread(self._linked, store_id, list(dict.fromkeys(previous_ids)))
+
+    async def link(self, store_id: str, links: Iterable[Link], at: datetime) -> None:
+        await _in_thread(self._link, store_id, list(links), at)
+
+    async def keep(self, store_id: str, envelopes: Iterable[Envelope], at: datetime) -> None:
+        await _in_thread(self._keep, store_id, list(envelopes), at)
+
+    async def kept(self, store_id: str, customer_ids: Iterable[str], limit: int) -> list[Envelope]:
+        return await _in_thread(self._kept, store_id, list(dict.fromkeys(customer_ids)), limit)
+
+    async def forget_kept_before(self, before: datetime) -> int:
+        return await _in_thread(self._forget_kept_before, before)
+
+    async def forget_customer(self, store_id: str, customer_id: str) -> int:
+        return await _in_thread(self._forget_customer, store_id, customer_id)
+
+    def _insert(self):
+        return postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+
+    def _linked(self, store_id: str, previous_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with Session(self._engine) as session:
+            for chunk in _chunks(previous_ids):
+                query = select(IdentityLinkRow.previous_id, IdentityLinkRow.customer_id).where(
+                    IdentityLinkRow.store_id == store_id, IdentityLinkRow.previous_id.in_(chunk)
+                )
+                found.update((row.previous_id, row.customer_id) for row in session.execute(query))
+        return found
+
+    def _link(self, store_id: str, links: list[Link], at: datetime) -> None:
+        rows = [
+            {
+                "store_id": store_id,
+                "previous_id": x.previous_id,
+                "customer_id": x.customer_id,
+                "linked_at": utc(at),
+            }
+            for x in links
+        ]
+        with Session(self._engine) as session:
+            for start in range(0, len(rows), _CHUNK):
+                # An id a racing request linked first keeps its link: the first one wins.
+                statement = self._insert()(IdentityLinkRow).values(rows[start : start + _CHUNK])
+                session.execute(statement.on_conflict_do_nothing(index_elements=["store_id", "previous_id"]))
+            for chunk in _chunks([x.previous_id for x in links]):
+                session.execute(
+                    delete(AnonymousEventRow).where(
+                        AnonymousEventRow.store_id == store_id, AnonymousEventRow.customer_id.in_(chunk)
+                    )
+                )
+            session.commit()
+
+    def _keep(self, store_id: str, envelopes: list[Envelope], at: datetime) -> None:
+        rows = [
+            {
+                "store_id": store_id,
+                "envelope_id": e.id,
+                "customer_id": e.customer_id,
+                "envelope": e.model_dump_json(),
+                "received_at": utc(at),
+            }
+            for e in envelopes
+        ]
+        with Session(self._engine) as session:
+            for start in range(0, len(rows), _CHUNK):
+                statement = self._insert()(AnonymousEventRow).values(rows[start : start + _CHUNK])
+                session.execute(statement.on_conflict_do_nothing(index_elements=["store_id", "envelope_id"]))
+            session.commit()
+
+    def _kept(self, store_id: str, customer_ids: list[str], limit: int) -> list[Envelope]:
+        kept: list[Envelope] = []
+        with Session(self._engine) as session:
+            for chunk in _chunks(customer_ids):
+                newest = func.row_number().over(
+                    partition_by=AnonymousEventRow.customer_id,
+                    order_by=(AnonymousEventRow.received_at.desc(), AnonymousEventRow.envelope_id.desc()),
+                )
+                ranked = (
+                    select(AnonymousEventRow.envelope, newest.label("rank"))
+                    .where(AnonymousEventRow.store_id == store_id, AnonymousEventRow.customer_id.in_(chunk))
+                    .subquery()
+                )
+                query = select(ranked.c.envelope).where(ranked.c.rank <= limit)
+                kept += [Envelope.model_validate_json(raw) for raw in session.scalars(query)]
+        return sorted(kept, key=lambda e: (e.time, e.id))  # in the order they happened
+
+    def _forget_kept_before(self, before: datetime) -> int:
+        with Session(self._engine) as session:
+            result = session.execute(
+                delete(AnonymousEventRow).where(AnonymousEventRow.received_at < utc(before))
+            )
+            session.commit()
+            return result.rowcount or 0
+
+    def _forget_customer(self, store_id: str, customer_id: str) -> int:
+        with Session(self._engine) as session:
+            earlier = list(
+                session.scalars(
+                    select(IdentityLinkRow.previous_id).where(
+                        IdentityLinkRow.store_id == store_id, IdentityLinkRow.customer_id == customer_id
+                    )
+                )
+            )
+            forgotten = 0
+            for chunk in _chunks([customer_id, *earlier]):
+                result = session.execute(
+                    delete(AnonymousEventRow).where(
+                        AnonymousEventRow.store_id == store_id, AnonymousEventRow.customer_id.in_(chunk)
+                    )
+                )
+                forgotten += result.rowcount or 0
+            result = session.execute(
+                delete(IdentityLinkRow).where(
+                    IdentityLinkRow.store_id == store_id,
+                    or_(
+                        IdentityLinkRow.customer_id == customer_id, IdentityLinkRow.previous_id == customer_id
+                    ),
+                )
+            )
+            session.commit()
+            return forgotten + (result.rowcount or 0)

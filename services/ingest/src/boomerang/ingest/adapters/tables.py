@@ -67,12 +67,24 @@ class AnonymousEventRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=_utc_column(index=True))
 
 
+class ShopifyOrderRow(SQLModel, table=True):
+    """Whose a Shopify order is: refunds/create names only the order, and must reach its buyer."""
+
+    __tablename__ = "ingest_shopify_orders"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(primary_key=True, max_length=200)
+    customer_id: str = Field(max_length=256)
+    seen_at: datetime = Field(sa_column=_utc_column())
+
+
 TABLES = [
     StoreRow.__table__,
     WriteKeyRow.__table__,
     SeenMessageRow.__table__,
     IdentityLinkRow.__table__,
     AnonymousEventRow.__table__,
+    ShopifyOrderRow.__table__,
 ]
 
 

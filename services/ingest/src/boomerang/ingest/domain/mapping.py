@@ -8,54 +8,95 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boomerang.ingest.domain.contacts import (
-    consent,
+    Consent,
+    birthday,
+    consent_of,
     normalise_email,
     normalise_phone,
     present,
     valid_locale,
     valid_timezone,
 )
+from boomerang.ingest.domain.identity import Link, links_of
 from boomerang.ingest.domain.messages import (
+    CartViewedProperties,
+    CheckoutStartedProperties,
     Message,
+    OrderCancelledProperties,
     OrderCompletedProperties,
+    OrderRefundedProperties,
     PageProperties,
+    ProductAddedProperties,
     ProductProperties,
     ProductViewedProperties,
     parse,
+    sane_time,
 )
 from boomerang.ingest.domain.rejections import Rejected
 from boomerang.shared.events import (
+    CartViewed,
+    CheckoutStarted,
+    CustomerGrouped,
     CustomerIdentified,
     CustomEventTracked,
     Envelope,
     Event,
+    IdentityLinked,
+    OrderCancelled,
     OrderLine,
     OrderPlaced,
+    OrderRefunded,
     PageViewed,
+    ProductAddedToCart,
     ProductViewed,
+    ScreenViewed,
 )
 
 SOURCE = "ingest"
-CALL_TYPES = ("identify", "track", "page")
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+
+
+@dataclass(frozen=True)
+class ConsentTraits:
+    """The trait names of one consent: the flag (or object), its source and its time."""
+
+    flags: tuple[str, ...]
+    sources: tuple[str, ...]
+    times: tuple[str, ...]
+
+    def names(self) -> tuple[str, ...]:
+        return self.flags + self.sources + self.times
+
 
 # Trait names read into typed fields (first present wins); documented in the README.
 EMAIL_TRAITS = ("email",)
 PHONE_TRAITS = ("phone",)
 FIRST_NAME_TRAITS = ("firstName", "first_name")
 LAST_NAME_TRAITS = ("lastName", "last_name")
-EMAIL_CONSENT_TRAITS = ("email_consent", "emailConsent", "email_marketing_consent")
-SMS_CONSENT_TRAITS = ("sms_consent", "smsConsent", "sms_marketing_consent")
+BIRTHDAY_TRAITS = ("birthday",)
+EMAIL_CONSENT = ConsentTraits(
+    flags=("email_consent", "emailConsent", "email_marketing_consent"),
+    sources=("email_consent_source", "emailConsentSource", "email_marketing_consent_source"),
+    times=("email_consent_at", "emailConsentAt", "email_marketing_consent_at"),
+)
+SMS_CONSENT = ConsentTraits(
+    flags=("sms_consent", "smsConsent", "sms_marketing_consent"),
+    sources=("sms_consent_source", "smsConsentSource", "sms_marketing_consent_source"),
+    times=("sms_consent_at", "smsConsentAt", "sms_marketing_consent_at"),
+)
 MAPPED_TRAITS = frozenset(
     EMAIL_TRAITS
     + PHONE_TRAITS
     + FIRST_NAME_TRAITS
     + LAST_NAME_TRAITS
-    + EMAIL_CONSENT_TRAITS
-    + SMS_CONSENT_TRAITS
+    + BIRTHDAY_TRAITS
+    + EMAIL_CONSENT.names()
+    + SMS_CONSENT.names()
     + ("timezone", "locale")
 )
 
@@ -65,6 +106,14 @@ class Rules:
     """The settings mapping depends on."""
 
     default_phone_region: str = "US"
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """One call as an envelope, and the identity links it states (identify, alias)."""
+
+    envelope: Envelope
+    links: tuple[Link, ...] = ()
 
 
 def to_envelope(
@@ -80,6 +129,21 @@ def to_envelope(
 
     `new_id` is used when the shop sent no messageId; `received_at` is our clock at receipt.
     """
+    return to_call(
+        raw, call=call, store_id=store_id, received_at=received_at, new_id=new_id, rules=rules
+    ).envelope
+
+
+def to_call(
+    raw: Any,
+    *,
+    call: str | None,
+    store_id: str,
+    received_at: datetime,
+    new_id: str,
+    rules: Rules,
+) -> Mapped:
+    """`to_envelope`, with the links the call states."""
     if not isinstance(raw, dict):
         raise Rejected("invalid_field", "an event must be a JSON object")
     message = parse(Message, raw)
@@ -87,7 +151,7 @@ def to_envelope(
     customer_id = customer_id_of(message)
     time = event_time(message, received_at)
     event = MAPPERS[call](message, time, rules)
-    return Envelope.wrap(
+    envelope = Envelope.wrap(
         event,
         store_id=store_id,
         customer_id=customer_id,
@@ -95,6 +159,14 @@ def to_envelope(
         time=time,
         id=message.messageId or new_id,
     )
+    links = links_of(
+        call,
+        user_id=message.userId,
+        anonymous_id=message.anonymousId,
+        previous_id=message.previousId,
+        time=time,
+    )
+    return Mapped(envelope, links)
 
 
 def customer_id_of(message: Message) -> str:
@@ -111,26 +183,39 @@ def event_time(message: Message, received_at: datetime) -> datetime:
     if message.timestamp is not None:
         return message.timestamp
     if message.originalTimestamp is not None and message.sentAt is not None:
-        return received_at - (message.sentAt - message.originalTimestamp)
+        corrected = received_at - (message.sentAt - message.originalTimestamp)
+        if not sane_time(corrected):
+            raise Rejected(
+                "invalid_timestamp",
+                "sentAt and originalTimestamp put the event before 1970 or after 2100",
+                "originalTimestamp",
+            )
+        return corrected
     return received_at
 
 
 def _call_type(value: str | None) -> str:
+    known = ", ".join(CALL_TYPES)
     if not value:
-        raise Rejected("missing_field", "type is required (identify, track or page)", "type")
+        raise Rejected("missing_field", f"type is required ({known})", "type")
     if value not in CALL_TYPES:
-        raise Rejected(
-            "unsupported_type", f"type {value!r} is not supported; use identify, track or page", "type"
-        )
+        raise Rejected("unsupported_type", f"type {value!r} is not supported; use {known}", "type")
     return value
 
 
-def identified(message: Message, _time: datetime, rules: Rules) -> CustomerIdentified:
+# --- identify, group, alias ---------------------------------------------------------------
+
+
+def identified(message: Message, time: datetime, rules: Rules) -> CustomerIdentified:
     traits = message.traits
     email = _first(traits, EMAIL_TRAITS, "traits", lambda v, f: normalise_email(v, f))
     phone = _first(
         traits, PHONE_TRAITS, "traits", lambda v, f: normalise_phone(v, f, rules.default_phone_region)
     )
+    # A day of slack: the customer's "today" may already be tomorrow in UTC.
+    latest_birthday = (time + timedelta(days=1)).date()
+    email_consent = _consent(traits, EMAIL_CONSENT, time)
+    sms_consent = _consent(traits, SMS_CONSENT, time)
     return CustomerIdentified(
         email=email,
         phone=phone,
@@ -138,21 +223,48 @@ def identified(message: Message, _time: datetime, rules: Rules) -> CustomerIdent
         last_name=_first(traits, LAST_NAME_TRAITS, "traits", _text),
         timezone=_from_traits_or_context(traits, message.context.timezone, "timezone", valid_timezone),
         locale=_from_traits_or_context(traits, message.context.locale, "locale", valid_locale),
-        email_marketing_consent=_first(traits, EMAIL_CONSENT_TRAITS, "traits", consent),
-        sms_marketing_consent=_first(traits, SMS_CONSENT_TRAITS, "traits", consent),
+        birthday=_first(traits, BIRTHDAY_TRAITS, "traits", lambda v, f: birthday(v, f, latest_birthday)),
+        email_marketing_consent=email_consent.subscribed if email_consent else None,
+        email_marketing_consent_source=email_consent.source if email_consent else None,
+        email_marketing_consent_at=email_consent.at if email_consent else None,
+        sms_marketing_consent=sms_consent.subscribed if sms_consent else None,
+        sms_marketing_consent_source=sms_consent.source if sms_consent else None,
+        sms_marketing_consent_at=sms_consent.at if sms_consent else None,
         traits={k: v for k, v in traits.items() if k not in MAPPED_TRAITS},
     )
+
+
+def grouped(message: Message, _time: datetime, _rules: Rules) -> CustomerGrouped:
+    if not message.groupId:
+        raise Rejected("missing_field", "groupId is required on group calls", "groupId")
+    return CustomerGrouped(group_id=message.groupId, traits=message.traits)
+
+
+def aliased(message: Message, _time: datetime, _rules: Rules) -> IdentityLinked:
+    # The alias call is published as it was said: "previousId is userId from now on". Which
+    # customer ids that links (anon:<previousId> and <previousId>) is identity's business.
+    if not message.userId:
+        raise Rejected("missing_field", "userId is required on alias calls", "userId")
+    if not message.previousId:
+        raise Rejected("missing_field", "previousId is required on alias calls", "previousId")
+    return IdentityLinked(previous_id=message.previousId, via="alias")
+
+
+# --- track: E-commerce Spec v2 --------------------------------------------------------------
 
 
 def tracked(message: Message, time: datetime, rules: Rules) -> Event:
     if not message.event:
         raise Rejected("missing_field", "event is required on track calls", "event")
-    kind = " ".join(message.event.replace("_", " ").split()).lower()
-    if kind == "order completed":
-        return order_placed(message, time, rules)
-    if kind == "product viewed":
-        return product_viewed(message)
-    return CustomEventTracked(name=message.event, properties=message.properties)
+    mapper = TRACKED.get(event_name(message.event))
+    if mapper is None:
+        return CustomEventTracked(name=message.event, properties=message.properties)
+    return mapper(message, time, rules)
+
+
+def event_name(name: str) -> str:
+    """The name as matched: any case, `_` as a space, runs of spaces as one."""
+    return " ".join(name.replace("_", " ").split()).lower()
 
 
 def order_placed(message: Message, time: datetime, rules: Rules) -> OrderPlaced:
@@ -171,20 +283,109 @@ def order_placed(message: Message, time: datetime, rules: Rules) -> OrderPlaced:
         shipping=props.shipping,
         discount=props.discount,
         coupon=props.coupon or None,
-        lines=[_line(product, i) for i, product in enumerate(props.products)],
+        lines=_lines(props.products),
         email=_contact(message, "email", lambda v, f: normalise_email(v, f)),
         phone=_contact(message, "phone", lambda v, f: normalise_phone(v, f, rules.default_phone_region)),
     )
 
 
-def product_viewed(message: Message) -> ProductViewed:
-    props = parse(ProductViewedProperties, message.properties, "properties")
-    product_id = props.product_id or props.sku
-    if not product_id:
-        raise Rejected("missing_field", "product_id (or sku) is required", "properties.product_id")
-    return ProductViewed(
-        product_id=product_id, name=props.name, category=props.category, price=props.price, url=props.url
+def order_refunded(message: Message, time: datetime, _rules: Rules) -> OrderRefunded:
+    props = parse(OrderRefundedProperties, message.properties, "properties")
+    lines = _lines(props.products)  # a partial refund lists what went back
+    amount = _first_amount(props.total, props.revenue)
+    if amount is None and lines:
+        amount = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    if amount is None:
+        raise Rejected("missing_field", "total, revenue or products is required", "properties.total")
+    return OrderRefunded(
+        order_id=props.order_id,
+        refund_id=props.refund_id,
+        refunded_at=time,
+        currency=_currency(props.currency),
+        amount=amount,
+        lines=lines,
+        reason=props.reason,
     )
+
+
+def order_cancelled(message: Message, time: datetime, _rules: Rules) -> OrderCancelled:
+    props = parse(OrderCancelledProperties, message.properties, "properties")
+    total = _first_amount(props.total, props.revenue)
+    currency = _currency(props.currency) if props.currency or total is not None else None
+    return OrderCancelled(
+        order_id=props.order_id, cancelled_at=time, currency=currency, total=total, reason=props.reason
+    )
+
+
+def checkout_started(message: Message, time: datetime, rules: Rules) -> CheckoutStarted:
+    props = parse(CheckoutStartedProperties, message.properties, "properties")
+    # Spec v2 names the transaction order_id on Checkout Started and checkout_id on its later
+    # steps; a cart id is the last resort that still lets a reminder find the cart again.
+    checkout_id = props.checkout_id or props.order_id or props.cart_id
+    if not checkout_id:
+        raise Rejected(
+            "missing_field", "checkout_id (or order_id, or cart_id) is required", "properties.checkout_id"
+        )
+    return CheckoutStarted(
+        checkout_id=checkout_id,
+        started_at=time,
+        currency=_currency(props.currency),
+        total=_first_amount(props.total, props.value, props.revenue),
+        lines=_lines(props.products),
+        recovery_url=props.recovery_url or props.checkout_url,
+        email=_contact(message, "email", lambda v, f: normalise_email(v, f)),
+        phone=_contact(message, "phone", lambda v, f: normalise_phone(v, f, rules.default_phone_region)),
+    )
+
+
+def product_viewed(message: Message, _time: datetime, _rules: Rules) -> ProductViewed:
+    props = parse(ProductViewedProperties, message.properties, "properties")
+    return ProductViewed(
+        product_id=_product_id(props.product_id, props.sku, "properties"),
+        name=props.name,
+        category=props.category,
+        price=props.price,
+        url=props.url,
+    )
+
+
+def product_added(message: Message, _time: datetime, _rules: Rules) -> ProductAddedToCart:
+    props = parse(ProductAddedProperties, message.properties, "properties")
+    return ProductAddedToCart(
+        product_id=_product_id(props.product_id, props.sku, "properties"),
+        cart_id=props.cart_id,
+        sku=props.sku,
+        name=props.name,
+        category=props.category,
+        price=props.price,
+        quantity=props.quantity,
+        url=props.url,
+    )
+
+
+def cart_viewed(message: Message, _time: datetime, _rules: Rules) -> CartViewed:
+    props = parse(CartViewedProperties, message.properties, "properties")
+    return CartViewed(cart_id=props.cart_id, lines=_lines(props.products))
+
+
+# Event names as `event_name` reads them; v1 names the spec lists as aliases are accepted too.
+TRACKED: dict[str, Callable[[Message, datetime, Rules], Event]] = {
+    "order completed": order_placed,
+    "completed order": order_placed,
+    "order refunded": order_refunded,
+    "order cancelled": order_cancelled,
+    "order canceled": order_cancelled,
+    "checkout started": checkout_started,
+    "started order": checkout_started,
+    "product viewed": product_viewed,
+    "viewed product": product_viewed,
+    "product added": product_added,
+    "added product": product_added,
+    "cart viewed": cart_viewed,
+}
+
+
+# --- page and screen ------------------------------------------------------------------------
 
 
 def page_viewed(message: Message, _time: datetime, _rules: Rules) -> PageViewed:
@@ -204,18 +405,30 @@ def page_viewed(message: Message, _time: datetime, _rules: Rules) -> PageViewed:
     )
 
 
+def screen_viewed(message: Message, _time: datetime, _rules: Rules) -> ScreenViewed:
+    return ScreenViewed(name=message.name, properties=message.properties)
+
+
 MAPPERS: dict[str, Callable[[Message, datetime, Rules], Event]] = {
     "identify": identified,
     "track": tracked,
     "page": page_viewed,
+    "screen": screen_viewed,
+    "group": grouped,
+    "alias": aliased,
 }
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _lines(products: list[ProductProperties]) -> list[OrderLine]:
+    return [_line(product, i) for i, product in enumerate(products)]
 
 
 def _line(product: ProductProperties, index: int) -> OrderLine:
     at = f"properties.products[{index}]"
-    product_id = product.product_id or product.sku
-    if not product_id:
-        raise Rejected("missing_field", "product_id (or sku) is required", f"{at}.product_id")
+    product_id = _product_id(product.product_id, product.sku, at)
     if product.price is None:
         raise Rejected("missing_field", "price is required on order lines", f"{at}.price")
     return OrderLine(
@@ -228,6 +441,16 @@ def _line(product: ProductProperties, index: int) -> OrderLine:
         unit_price=product.price,
         url=product.url,
     )
+
+
+def _product_id(product_id: str | None, sku: str | None, at: str) -> str:
+    if product_id or sku:
+        return product_id or sku  # type: ignore[return-value]
+    raise Rejected("missing_field", "product_id (or sku) is required", f"{at}.product_id")
+
+
+def _first_amount(*amounts: Decimal | None) -> Decimal | None:
+    return next((amount for amount in amounts if amount is not None), None)
 
 
 def _currency(value: str | None) -> str:
@@ -249,11 +472,30 @@ def _contact(message: Message, name: str, normalise: Callable[[Any, str], str]) 
     return None
 
 
+def _consent(traits: dict[str, Any], names: ConsentTraits, time: datetime) -> Consent | None:
+    flag = _present_name(traits, names.flags)
+    if flag is None:
+        return None  # a source or time without the consent itself says nothing
+    source = _present_name(traits, names.sources) or names.sources[0]
+    at = _present_name(traits, names.times) or names.times[0]
+    return consent_of(
+        traits[flag],
+        f"traits.{flag}",
+        source=traits.get(source),
+        at=traits.get(at),
+        source_field=f"traits.{source}",
+        at_field=f"traits.{at}",
+        event_time=time,
+    )
+
+
+def _present_name(traits: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    return next((name for name in names if present(traits.get(name))), None)
+
+
 def _first(traits: dict[str, Any], names: tuple[str, ...], at: str, read: Callable[[Any, str], Any]) -> Any:
-    for name in names:
-        if present(traits.get(name)):
-            return read(traits[name], f"{at}.{name}")
-    return None
+    name = _present_name(traits, names)
+    return read(traits[name], f"{at}.{name}") if name else None
 
 
 def _from_traits_or_context(

@@ -19,12 +19,20 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from boomerang.ingest.domain.rejections import Rejected, join_path, path_of
 
 MAX_ID_LENGTH = 200
 M = TypeVar("M", bound=BaseModel)
 MAX_MONEY = Decimal("1e12")
+# Times outside these are a broken clock, and near datetime's limits arithmetic would overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+def sane_time(value: datetime) -> bool:
+    return EARLIEST <= value < LATEST
 
 
 def _none_as_empty(value: Any) -> Any:
@@ -68,14 +76,19 @@ class Message(Lenient):
     traits: JsonObject = Field(default_factory=dict)
     event: OptionalId = None
     name: str | None = None
+    groupId: OptionalId = None  # group calls
+    previousId: OptionalId = None  # alias calls
     properties: JsonObject = Field(default_factory=dict)
 
     @field_validator("timestamp", "originalTimestamp", "sentAt")
     @classmethod
     def _utc_when_naive(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         # Segment reads timestamps without an offset as UTC.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+        value = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        if not sane_time(value):
+            raise PydanticCustomError("datetime_range", "must lie between 1970 and 2100")
         return value
 
 
@@ -93,8 +106,13 @@ class ProductProperties(Lenient):
     url: str | None = None
 
 
+RequiredId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+Products = Annotated[list[ProductProperties], BeforeValidator(lambda v: [] if v is None else v)]
+Text = Annotated[Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(_blank_as_none)]
+
+
 class OrderCompletedProperties(Lenient):
-    order_id: Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+    order_id: RequiredId
     total: Money = None
     revenue: Money = None
     subtotal: Money = None
@@ -103,9 +121,44 @@ class OrderCompletedProperties(Lenient):
     discount: Money = None
     coupon: str | None = None
     currency: str | None = None
-    products: Annotated[list[ProductProperties], BeforeValidator(lambda v: [] if v is None else v)] = Field(
-        default_factory=list
-    )
+    products: Products = Field(default_factory=list)
+    email: Any = None
+    phone: Any = None
+
+
+class OrderRefundedProperties(Lenient):
+    """Spec v2 names only order_id; its example adds total, currency and the refunded products."""
+
+    order_id: RequiredId
+    refund_id: OptionalId = None
+    total: Money = None
+    revenue: Money = None
+    currency: str | None = None
+    products: Products = Field(default_factory=list)
+    reason: Text = None
+
+
+class OrderCancelledProperties(Lenient):
+    order_id: RequiredId
+    total: Money = None
+    revenue: Money = None
+    currency: str | None = None
+    reason: Text = None
+
+
+class CheckoutStartedProperties(Lenient):
+    """Spec v2 identifies a checkout by order_id here (checkout_id on the later checkout steps)."""
+
+    checkout_id: OptionalId = None
+    order_id: OptionalId = None
+    cart_id: OptionalId = None
+    total: Money = None
+    value: Money = None
+    revenue: Money = None
+    currency: str | None = None
+    products: Products = Field(default_factory=list)
+    recovery_url: Text = None
+    checkout_url: Text = None
     email: Any = None
     phone: Any = None
 
@@ -117,6 +170,18 @@ class ProductViewedProperties(Lenient):
     category: str | None = None
     price: Money = None
     url: str | None = None
+
+
+class ProductAddedProperties(ProductViewedProperties):
+    cart_id: OptionalId = None
+    quantity: Annotated[int, BeforeValidator(lambda v: 1 if v is None else v)] = Field(
+        default=1, ge=1, le=1_000_000
+    )
+
+
+class CartViewedProperties(Lenient):
+    cart_id: OptionalId = None
+    products: Products = Field(default_factory=list)
 
 
 class PageProperties(Lenient):

@@ -1,14 +1,17 @@
-"""The Segment HTTP Tracking API: /v1/identify, /v1/track, /v1/page and /v1/batch."""
+"""The Segment HTTP Tracking API: /v1/identify, /track, /page, /screen, /group, /alias and /batch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from boomerang.ingest import metrics
+from boomerang.ingest.domain.rejections import Rejection
 from boomerang.ingest.entrypoints.bodies import parse_json, read_body, write_key_from_header
+from boomerang.ingest.entrypoints.openapi import segment_operation
 from boomerang.ingest.service_layer.auth import store_of_key
 from boomerang.ingest.service_layer.ingest import BatchRejected, Ingest, Outcome
 from boomerang.ingest.service_layer.ports import StoreRepository
@@ -27,18 +30,15 @@ class State(TypedDict):
     stores: StoreRepository
 
 
-_SEGMENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
-    }
-}
+# Request and answer schemas for /openapi.json (the routes read their bodies themselves).
+_SEGMENT_BODY = segment_operation("SegmentCall")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in {
         400: "invalid event (error.code, error.field)",
         401: "missing_write_key / invalid_write_key",
         413: "payload_too_large",
+        429: "rate_limited: the store is over its events/s (Retry-After)",
         503: "kafka_unavailable (Retry-After)",
     }.items()
 }
@@ -46,24 +46,40 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1", tags=["segment"], responses=_ERRORS)
 
 
-@router.post("/identify", openapi_extra=_SEGMENT_BODY)
+@router.post("/identify", openapi_extra=segment_operation("SegmentIdentify"))
 async def identify(request: Request) -> JSONResponse:
     return await _single(request, "identify")
 
 
-@router.post("/track", openapi_extra=_SEGMENT_BODY)
+@router.post("/track", openapi_extra=segment_operation("SegmentTrack"))
 async def track(request: Request) -> JSONResponse:
     return await _single(request, "track")
 
 
-@router.post("/page", openapi_extra=_SEGMENT_BODY)
+@router.post("/page", openapi_extra=segment_operation("SegmentPage"))
 async def page(request: Request) -> JSONResponse:
     return await _single(request, "page")
 
 
-@router.post("/batch", openapi_extra=_SEGMENT_BODY)
+@router.post("/screen", openapi_extra=segment_operation("SegmentScreen"))
+async def screen(request: Request) -> JSONResponse:
+    return await _single(request, "screen")
+
+
+@router.post("/group", openapi_extra=segment_operation("SegmentGroup"))
+async def group(request: Request) -> JSONResponse:
+    return await _single(request, "group")
+
+
+@router.post("/alias", openapi_extra=segment_operation("SegmentAlias"))
+async def alias(request: Request) -> JSONResponse:
+    return await _single(request, "alias")
+
+
+@router.post("/batch", openapi_extra=segment_operation("SegmentBatch", "BatchAnswer"))
 async def batch(request: Request) -> JSONResponse:
     settings: IngestSettings = request.state.settings
+    body: dict[str, Any] = {}
     try:
         body, store_id = await _authenticated_body(request, settings.max_batch_bytes)
         outcome: Outcome = await request.state.ingest.batch(
@@ -71,14 +87,14 @@ async def batch(request: Request) -> JSONResponse:
         )
     except BatchRejected as exc:
         for rejection in exc.rejected:
-            metrics.REJECTED.labels(rejection.code).inc()
+            metrics.count_refusal(rejection.code, _batch_item_type(body, rejection.index))
         _log_refusal(exc, "batch")
         raise
     except BoomerangError as exc:
-        metrics.REJECTED.labels(exc.code).inc()
+        metrics.count_refusal(exc.code, "batch")
         _log_refusal(exc, "batch")
         raise
-    _count(outcome, "batch", store_id)
+    _count(outcome, "batch", store_id, rejected_type=lambda r: _batch_item_type(body, r.index))
     return JSONResponse(
         {
             "success": True,
@@ -95,10 +111,10 @@ async def _single(request: Request, call: str) -> JSONResponse:
         body, store_id = await _authenticated_body(request, settings.max_event_bytes)
         outcome: Outcome = await request.state.ingest.one(body, call=call, store_id=store_id)
     except BoomerangError as exc:
-        metrics.REJECTED.labels(exc.code).inc()
+        metrics.count_refusal(exc.code, call)
         _log_refusal(exc, call)
         raise
-    _count(outcome, call, store_id)
+    _count(outcome, call, store_id, rejected_type=lambda _: call)
     return JSONResponse({"success": True})
 
 
@@ -120,7 +136,16 @@ def _log_refusal(exc: BoomerangError, endpoint: str) -> None:
     log.info("request_refused", endpoint=endpoint, status=exc.status_code, code=exc.code, field=exc.field)
 
 
-def _count(outcome: Outcome, endpoint: str, store_id: str) -> None:
+def _batch_item_type(body: dict[str, Any], index: int) -> str:
+    """The Segment call type of batch[index], for metrics: a known type or "unknown"."""
+    items = body.get("batch")
+    item = items[index] if isinstance(items, list) and 0 <= index < len(items) else None
+    return metrics.call_type(item.get("type") if isinstance(item, dict) else None)
+
+
+def _count(
+    outcome: Outcome, endpoint: str, store_id: str, *, rejected_type: Callable[[Rejection], str]
+) -> None:
     log.info(
         "events_ingested",
         store_id=store_id,
@@ -130,12 +155,4 @@ def _count(outcome: Outcome, endpoint: str, store_id: str) -> None:
         duplicates=outcome.duplicates,
         rejected=len(outcome.rejected),
     )
-    metrics.ACCEPTED.labels(endpoint).inc(outcome.accepted)
-    for rejection in outcome.rejected:
-        metrics.REJECTED.labels(rejection.code).inc()
-    if outcome.duplicates:
-        metrics.DEDUPLICATED.inc(outcome.duplicates)
-    for envelope in outcome.published:
-        metrics.PUBLISHED.labels(envelope.type).inc()
-    if not outcome.remembered:
-        metrics.DEDUP_RECORD_FAILURES.inc()
+    metrics.count_delivery(outcome, rejected_type)

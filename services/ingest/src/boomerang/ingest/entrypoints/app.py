@@ -14,6 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from boomerang.ingest import metrics
 from boomerang.ingest.bootstrap import Container, bootstrap
 from boomerang.ingest.entrypoints.api import State, router
+from boomerang.ingest.entrypoints.native import native_router
+from boomerang.ingest.entrypoints.openapi import install_openapi
+from boomerang.ingest.entrypoints.privacy import privacy_router
+from boomerang.ingest.entrypoints.shopify import shopify_router
 from boomerang.ingest.settings import IngestSettings
 from boomerang.shared.db import ping
 from boomerang.shared.logs import get_logger
@@ -37,7 +41,9 @@ def create_app(settings: IngestSettings | None = None, *, container: Container |
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
-            await wired.publisher.stop()
+            await wired.publisher.stop()  # bounded; acks that came in are settled next
+            if wired.in_doubt is not None:
+                await wired.in_doubt.settle(timeout_s=settings.publish_timeout_s)
             wired.engine.dispose()
 
     async def database_ready() -> bool:
@@ -46,28 +52,38 @@ def create_app(settings: IngestSettings | None = None, *, container: Container |
     app = FastAPI(title="Boomerang ingest", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(shopify_router(wired))
+    app.include_router(native_router(wired))
+    app.include_router(privacy_router(wired))
     app.include_router(ops_router({"database": database_ready, "kafka": wired.publisher.ready}))
     app.add_middleware(RequestTimer)
+    install_openapi(app)
     return app
 
 
 async def _purge_seen_ids(wired: Container) -> None:
-    """Message ids older than the window can never be duplicates again: drop them."""
+    """Message ids older than the window can never be duplicates again: drop them. Anonymous
+    events older than the topic's retention are gone from Kafka too: drop them as well."""
     window = timedelta(seconds=wired.settings.dedup_window_s)
+    retention = timedelta(seconds=wired.settings.anonymous_event_retention_s)
     while True:
         try:
             dropped = await wired.seen.forget_before(wired.clock() - window)
             if dropped:
                 log.info("dedup_ids_purged", count=dropped)
+            dropped = await wired.identities.forget_kept_before(wired.clock() - retention)
+            if dropped:
+                log.info("anonymous_events_purged", count=dropped)
         except Exception as exc:  # noqa: BLE001 - try again next round
             log.warning("dedup_purge_failed", error=repr(exc)[:300])
         await asyncio.sleep(wired.settings.dedup_purge_every_s)
 
 
 class RequestTimer:
-    """Latency per endpoint and status; unknown paths share one label to bound cardinality."""
+    """Latency per route template (`/v1/webhooks/shopify/{store}`, never the raw path, so the
+    label set stays bounded), method and status; paths no route matched share "other"."""
 
-    _ENDPOINTS = frozenset({"/v1/identify", "/v1/track", "/v1/page", "/v1/batch"})
+    _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,5 +104,10 @@ class RequestTimer:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            path = scope["path"] if scope["path"] in self._ENDPOINTS else "other"
-            metrics.REQUEST_SECONDS.labels(path, str(status)).observe(time.perf_counter() - started)
+            route = scope.get("route")  # set by the router on the scope it was handed
+            # path_format drops convertors: /v1/customers/{store}/{customer_id}
+            endpoint = getattr(route, "path_format", None) or "other"
+            method = scope["method"] if scope["method"] in self._METHODS else "other"
+            metrics.REQUEST_SECONDS.labels(endpoint, method, str(status)).observe(
+                time.perf_counter() - started
+            )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from boomerang.ingest.domain.batch import batch_items
-from boomerang.ingest.domain.mapping import Rules, to_envelope
+from boomerang.ingest.domain.identity import Link
+from boomerang.ingest.domain.mapping import Mapped, Rules, to_call
 from boomerang.ingest.domain.rejections import Rejected, Rejection, join_path
 from boomerang.ingest.service_layer.claims import Claims
+from boomerang.ingest.service_layer.identity import Stitched, Stitching
 from boomerang.ingest.service_layer.ports import Publisher, SeenMessages
+from boomerang.ingest.service_layer.rate_limit import RateLimiter
 from boomerang.shared.errors import BadRequest, ServiceUnavailable
 from boomerang.shared.events import Envelope
 from boomerang.shared.kafka import PublishFailed
@@ -51,6 +54,7 @@ class Outcome:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     remembered: bool = True
+    duplicated: list[Envelope] = field(default_factory=list)  # accepted, not published again
 
 
 class Ingest:
@@ -65,6 +69,8 @@ class Ingest:
         new_id: Callable[[], str],
         retry_after_s: int = 5,
         claims: Claims | None = None,
+        identity: Stitching | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._seen = seen
         self._publisher = publisher
@@ -74,30 +80,36 @@ class Ingest:
         self._new_id = new_id
         self._retry_after_s = retry_after_s
         self._claims = claims or Claims()
+        self._identity = identity
+        self._limiter = limiter
 
     async def one(self, raw: Any, *, call: str, store_id: str) -> Outcome:
         """A single call (`/v1/identify` ...): a rejection raises, nothing is published."""
         now = self._clock()
-        envelope = self._map(raw, call, store_id, now)
-        return await self.deliver(store_id, [envelope], now=now)
+        mapped = self._map(raw, call, store_id, now)
+        return await self.deliver(store_id, [mapped.envelope], links=mapped.links, now=now)
 
     async def batch(self, body: dict[str, Any], *, store_id: str, max_events: int) -> Outcome:
         """Valid calls are published, invalid ones reported; if none is valid, BatchRejected."""
         now = self._clock()
         envelopes: list[Envelope] = []
+        links: list[Link] = []
         rejected: list[Rejection] = []
         for index, item in enumerate(batch_items(body, max_events)):
             try:
-                envelopes.append(self._map(item, None, store_id, now))
+                mapped = self._map(item, None, store_id, now)
             except Rejected as exc:
                 at = join_path(f"batch[{index}]", exc.field)
                 rejected.append(Rejection(index, exc.code, exc.message, at))
+            else:
+                envelopes.append(mapped.envelope)
+                links.extend(mapped.links)
         if not envelopes:
             raise BatchRejected(rejected)
-        return await self.deliver(store_id, envelopes, rejected=rejected, now=now)
+        return await self.deliver(store_id, envelopes, rejected=rejected, links=links, now=now)
 
-    def _map(self, raw: Any, call: str | None, store_id: str, now: datetime) -> Envelope:
-        return to_envelope(
+    def _map(self, raw: Any, call: str | None, store_id: str, now: datetime) -> Mapped:
+        return to_call(
             raw, call=call, store_id=store_id, received_at=now, new_id=self._new_id(), rules=self._rules
         )
 
@@ -109,14 +121,19 @@ class Ingest:
         rejected: list[Rejection] | None = None,
         delivery_ids: tuple[str, ...] = (),
         now: datetime | None = None,
+        links: Sequence[Link] = (),
     ) -> Outcome:
         """Publish what was not published before, then remember it; every entrypoint ends here.
 
         `delivery_ids` name the request itself (a Shopify webhook id, its event id): if any was
         seen, the whole request is a duplicate even when its events would get new ids.
+        `links` are the identity links the calls state (identify, alias): see `Stitching`.
         """
+        if self._limiter is not None:  # every call of the request counts, valid or not
+            await self._limiter.admit(store_id, len(envelopes) + len(rejected or []))
         now = now or self._clock()
-        unique = _first_of_each_id(envelopes)
+        stitched = await self._stitch(store_id, envelopes, links)
+        unique = _first_of_each_id([*stitched.derived, *stitched.calls])
         ids = [e.id for e in unique]
         outcome = Outcome(accepted=len(envelopes), rejected=rejected or [])
         async with self._claims.hold(store_id, [*ids, *delivery_ids]):
@@ -131,9 +148,19 @@ class Ingest:
             if fresh or delivery_ids:
                 remembered = [*(e.id for e in fresh), *delivery_ids]
                 outcome.remembered = await self._remember(store_id, remembered, now)
+            if self._identity is not None and (fresh or stitched.new_links):
+                await self._identity.settle(store_id, stitched.new_links, fresh, now)
         outcome.published = fresh
-        outcome.duplicates = len(envelopes) - len(fresh)
+        published = {id(e) for e in fresh}
+        # The calls as routed, in the order of `envelopes`; derived envelopes are not calls.
+        outcome.duplicated = [e for e, call in zip(envelopes, stitched.calls) if id(call) not in published]
+        outcome.duplicates = len(outcome.duplicated)
         return outcome
+
+    async def _stitch(self, store_id: str, envelopes: list[Envelope], links: Sequence[Link]) -> Stitched:
+        if self._identity is None:
+            return Stitched(calls=list(envelopes))
+        return await self._identity.stitch(store_id, envelopes, links)
 
     async def _remember(self, store_id: str, ids: list[str], now: datetime) -> bool:
         # Kafka has the events now, so the answer is success whatever happens here; a lost

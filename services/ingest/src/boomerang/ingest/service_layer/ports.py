@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
+from boomerang.ingest.domain.identity import Link
 from boomerang.ingest.domain.stores import Store, WriteKey
 from boomerang.shared.errors import ServiceUnavailable
 from boomerang.shared.events import Envelope
@@ -16,6 +17,9 @@ class StoreRepository(Protocol):
         """Add the store with its first key; raises StoreExists if the id is taken."""
 
     async def get_store(self, store_id: str) -> Store | None: ...
+
+    async def update_store(self, store: Store) -> bool:
+        """Save the store's name, Shopify secret and rate limit; False if there is no such store."""
 
     async def add_key(self, key: WriteKey) -> None:
         """Raises KeyExists if a key with the same hash exists."""
@@ -37,6 +41,31 @@ class SeenMessages(Protocol):
         """Record (or refresh) the ids; safe to call twice for the same id."""
 
     async def forget_before(self, before: datetime) -> int: ...
+
+
+class IdentityRepository(Protocol):
+    """Which customer an earlier id (`anon:<anonymousId>`, an older userId) is now, and the
+    anonymous visitors' events kept to publish again under the customer they turn out to be."""
+
+    async def linked(self, store_id: str, previous_ids: Iterable[str]) -> dict[str, str]:
+        """previous id -> customer id, for those of the ids that are linked."""
+
+    async def link(self, store_id: str, links: Iterable[Link], at: datetime) -> None:
+        """Record the links whose previous id is not linked yet (the first link wins), and drop
+        the events kept for their previous ids: they were published again under the customer."""
+
+    async def keep(self, store_id: str, envelopes: Iterable[Envelope], at: datetime) -> None:
+        """Keep these anonymous visitors' events (idempotent on the envelope id)."""
+
+    async def kept(self, store_id: str, customer_ids: Iterable[str], limit: int) -> list[Envelope]:
+        """The events kept for these customers, oldest first, at most the `limit` newest of each."""
+
+    async def forget_kept_before(self, before: datetime) -> int:
+        """Drop events kept longer than the topic keeps them; returns how many."""
+
+    async def forget_customer(self, store_id: str, customer_id: str) -> int:
+        """Erasure: drop every link to or from this customer and every event kept for them or
+        for an id linked to them; returns how many rows went."""
 
 
 class Publisher(Protocol):
