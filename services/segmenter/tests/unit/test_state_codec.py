@@ -33,3 +33,32 @@ def test_states_written_by_an_older_version_still_decode():
     old = json.dumps({"store_id": "s", "customer_id": "c", "orders": 2, "net_revenue": "10", "retired_field": 1})
     state = decode_state(old.encode())
     assert (state.orders, state.net_revenue, state.segments, state.recent_event_ids) == (2, Decimal(10), {}, ())
+
+
+def test_round_trip_keeps_orders_refunds_and_affinity(envelopes):
+    from boomerang.segmenter.domain import LineItem, OrderRecord
+
+    t0 = envelopes.t0
+    state = CustomerState(
+        store_id="store-1",
+        customer_id="cust-1",
+        orders=1,
+        net_revenue=Decimal("70.10"),
+        first_order_at=t0,
+        last_order_at=t0,
+        last_visit_at=t0 + timedelta(days=1),
+        last_engaged_at=t0 + timedelta(days=2),
+        order_records=(
+            OrderRecord("o-0", None, refunded=Decimal("5"), refund_keys=("r-9",)),
+            OrderRecord("o-1", t0, Decimal("100.10"), Decimal("30"), ("r-1",), False, "WELCOME", (LineItem("mug", "kitchen", 2),)),
+        ),
+        forgotten_orders=3,
+        products={"mug": 2},
+        categories={"kitchen": 2},
+        coupons={"WELCOME": 1},
+        segments={"lifecycle": "active", "value": "vip"},
+        evaluated_at=t0 + timedelta(days=3),
+    )
+    decoded = decode_state(encode_state(state))
+    assert decoded == state
+    assert decoded.order_records[1].net == Decimal("70.10")

@@ -1,6 +1,31 @@
-"""Pure segmentation logic: customer state, segments and the rules that move customers between them."""
+"""Pure segmentation logic: customer state, segments and the rules that move customers between them.
+
+- `model`: the per-customer state and the segments;
+- `facts`: how an event changes the facts (orders, net revenue, visits, engagement, ...);
+- `lifecycle`: `apply`, what the worker runs today (facts, then the new/vip rules);
+- `policy`: the per-store lifecycle policy (schema, merge, validation);
+- `stages`: the state machine over that policy (`advance`, `decide`, `next_change_at`);
+- `scoring`: RFM, CLV and the predictive models.
+"""
 
 from boomerang.segmenter.domain.lifecycle import apply
-from boomerang.segmenter.domain.model import CustomerState, Dimension, Segment, SegmentPolicy, SegmentTransition
+from boomerang.segmenter.domain.model import (
+    CustomerState,
+    Dimension,
+    LineItem,
+    OrderRecord,
+    Segment,
+    SegmentPolicy,
+    SegmentTransition,
+)
 
-__all__ = ["CustomerState", "Dimension", "Segment", "SegmentPolicy", "SegmentTransition", "apply"]
+__all__ = [
+    "CustomerState",
+    "Dimension",
+    "LineItem",
+    "OrderRecord",
+    "Segment",
+    "SegmentPolicy",
+    "SegmentTransition",
+    "apply",
+]

@@ -3,6 +3,10 @@
 `apply` is pure: the clock is passed in, nothing is read or written. Rules look at the
 state after the event and say whether the customer enters a segment; each rule fires
 only when the customer is not in that segment yet, so a transition is emitted once.
+
+The facts themselves are kept by `facts.observe`. These two rules (new on the first order,
+vip at a net revenue threshold) are what the worker runs today; the per-store lifecycle
+policy (`policy`, decided by `stages.advance`) replaces them when it is wired in.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from boomerang.segmenter.domain.facts import observe, occurred_at
 from boomerang.segmenter.domain.model import (
     CustomerState,
     Dimension,
@@ -18,7 +23,7 @@ from boomerang.segmenter.domain.model import (
     SegmentPolicy,
     SegmentTransition,
 )
-from boomerang.shared.events import Envelope, Event, OrderPlaced
+from boomerang.shared.events import Envelope
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,9 @@ def apply(
     if state.has_processed(envelope.id):
         return state, []
     event = envelope.event()
-    trigger = Trigger(envelope.id, _occurred_at(envelope, event))
+    trigger = Trigger(envelope.id, occurred_at(envelope, event))
     observed = replace(
-        _observe(state, event, trigger, policy),
+        observe(state, event, trigger.occurred_at, remembered_orders=policy.remembered_order_ids),
         recent_event_ids=(*state.recent_event_ids, envelope.id)[-policy.remembered_event_ids :],
         updated_at=now,
     )
@@ -56,28 +61,6 @@ def apply(
             observed = observed.entering(transition)
             transitions.append(transition)
     return observed, transitions
-
-
-def _occurred_at(envelope: Envelope, event: Event) -> datetime:
-    # Business time, not processing time: replaying a shop's history must date its
-    # transitions when the customer earned them.
-    return event.placed_at if isinstance(event, OrderPlaced) else envelope.time
-
-
-def _observe(state: CustomerState, event: Event, trigger: Trigger, policy: SegmentPolicy) -> CustomerState:
-    seen = replace(state, last_seen_at=_latest(state.last_seen_at, trigger.occurred_at))
-    # An order re-sent under a new messageId (a shop re-importing its history) is the same
-    # order: it is counted once, by its order id.
-    if isinstance(event, OrderPlaced) and event.order_id not in state.counted_order_ids:
-        return replace(
-            seen,
-            counted_order_ids=(*state.counted_order_ids, event.order_id)[-policy.remembered_order_ids :],
-            orders=state.orders + 1,
-            net_revenue=state.net_revenue + event.total,
-            first_order_at=_earliest(state.first_order_at, event.placed_at),
-            last_order_at=_latest(state.last_order_at, event.placed_at),
-        )
-    return seen
 
 
 def first_order_makes_new(state: CustomerState, trigger: Trigger, _: SegmentPolicy) -> SegmentTransition | None:
@@ -108,11 +91,3 @@ def _transition(
         revenue=state.net_revenue,
         trigger_event_id=trigger.event_id,
     )
-
-
-def _earliest(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate < current else current
-
-
-def _latest(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate > current else current

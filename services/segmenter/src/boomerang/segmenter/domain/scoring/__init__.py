@@ -18,6 +18,7 @@ from boomerang.segmenter.domain.scoring.model import (
     State,
     fit,
 )
+from boomerang.segmenter.domain.scoring.percentile import PercentileScale
 from boomerang.segmenter.domain.scoring.rfm import RfmEdges
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "BgNbdParams",
     "CustomerScores",
     "GammaGammaParams",
+    "PercentileScale",
     "RfmEdges",
     "Scores",
     "ScoringConfig",
