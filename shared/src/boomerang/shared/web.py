@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from boomerang.shared.errors import BoomerangError, error_body
 from boomerang.shared.metrics import render
@@ -30,6 +31,14 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()[:20]
         ]
         return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def routing_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # Unknown paths (404) and wrong methods (405) answer in the same shape as every error.
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail), None), status_code=exc.status_code, headers=exc.headers
+        )
 
 
 def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
