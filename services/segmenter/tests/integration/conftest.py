@@ -111,7 +111,7 @@ def segmenter_worker(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) ->
             "BOOMERANG_SEGMENTER_DATA_DIR": str(data_dir or tmp_path / "segmenter"),
             "BOOMERANG_SEGMENTER_PORT": str(free_port()),
             "BOOMERANG_SEGMENTER_COMMIT_INTERVAL_S": "0.5",
-            "BOOMERANG_SEGMENTER_VIP_REVENUE_THRESHOLD": "500",
+            "BOOMERANG_SEGMENTER_SWEEP_INTERVAL_S": "0.5",
         }
         worker = WorkerProcess(env, tmp_path / f"worker-{len(made)}.log")
         made.append(worker)
@@ -122,15 +122,17 @@ def segmenter_worker(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) ->
         worker.kill()
 
 
-async def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.0, timeout_s: float = 20) -> list[ConsumerRecord]:
+async def read_topic(
+    bootstrap: str, topic: str, *, partitions: int = PARTITIONS, idle_s: float = 1.0, timeout_s: float = 20
+) -> list[ConsumerRecord]:
     """Every record of the topic, from the beginning to its current end (no consumer group)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
         records: list[ConsumerRecord] = []
         async with asyncio.timeout(timeout_s):
             while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
@@ -144,4 +146,4 @@ async def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.0, timeout
 @pytest.fixture
 def topic_records(kafka_bootstrap: str) -> Callable[[str], Awaitable[list[ConsumerRecord]]]:
     """Reads a whole topic, by its full (prefixed) name."""
-    return lambda topic: read_topic(kafka_bootstrap, topic)
+    return lambda topic, partitions=PARTITIONS: read_topic(kafka_bootstrap, topic, partitions=partitions)

@@ -31,8 +31,12 @@ def test_app_id_and_internal_topics_carry_the_prefix(tmp_path):
 
 def test_agent_consumes_the_prefixed_commerce_topic(tmp_path):
     app = create_faust_app(settings_for("t43.", tmp_path))
-    [agent] = app.agents.values()
-    assert agent.channel.get_topic_name() == "t43.commerce.events.v1"
+    agents = {name: agent.channel.get_topic_name() for name, agent in app.agents.items()}
+    assert agents == {
+        "segment-customers": "t43.commerce.events.v1",
+        "sweep-customers": "t43.boomerang-segmenter.sweep.v1",
+    }
+    assert app.tables["due"].changelog_topic.get_topic_name() == "t43.boomerang-segmenter-due-changelog"
 
 
 def test_rocksdb_outside_tests_in_a_directory_per_app(tmp_path, monkeypatch):
@@ -43,6 +47,14 @@ def test_rocksdb_outside_tests_in_a_directory_per_app(tmp_path, monkeypatch):
     assert settings.table_store == "rocksdb" and config["store"] == "rocksdb://"
     assert config["datadir"] == str(tmp_path / "seg" / "t44.boomerang-segmenter")
     assert create_faust_app(settings).tables["customers"].options == {"driver": "rocksdict"}
+
+
+def test_an_invalid_policy_file_stops_the_worker_at_start(tmp_path):
+    from boomerang.segmenter.domain.policy import InvalidPolicy
+
+    (tmp_path / "store-9.yaml").write_text("vip:\n  leave_pct: 3\n")
+    with pytest.raises(InvalidPolicy, match="leave_pct"):
+        create_faust_app(settings_for("t45.", tmp_path, policy_dir=tmp_path))
 
 
 def test_settings_from_the_environment(monkeypatch, tmp_path):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from boomerang.segmenter.adapters.policy_files import default_policy
 from boomerang.segmenter.domain import CustomerState, SegmentPolicy
 from boomerang.segmenter.service_layer.ports import SourceRecord
-from boomerang.segmenter.service_layer.segmentation import Segmentation, segment_changed_id
+from boomerang.segmenter.service_layer.segmentation import Segmentation, segment_changed_id, segment_elapsed_id
 from boomerang.shared.events import Envelope, SegmentChanged
 
 
@@ -25,6 +26,19 @@ class FakeStates:
     def put(self, key: str, state: CustomerState) -> None:
         self.journal.append(f"put {key}")
         self.rows[key] = state
+
+
+class FakeDue:
+    def __init__(self, journal: list[str]) -> None:
+        self.rows: dict[str, datetime] = {}
+        self.journal = journal
+
+    def put(self, key: str, due_at: datetime | None) -> None:
+        self.journal.append(f"due {key}")
+        if due_at is None:
+            self.rows.pop(key, None)
+        else:
+            self.rows[key] = due_at
 
 
 class FakeTopics:
@@ -49,6 +63,7 @@ class Harness:
     def __init__(self, t0, failures: int = 0) -> None:
         self.journal: list[str] = []
         self.states = FakeStates(self.journal)
+        self.due = FakeDue(self.journal)
         self.topics = FakeTopics(self.journal, failures)
         self.pauses: list[float] = []
         self.offset = 0
@@ -60,6 +75,8 @@ class Harness:
             states=self.states,
             events=self.topics,
             policy=SegmentPolicy(vip_revenue_threshold=Decimal(500)),
+            lifecycle_policies=lambda store_id: default_policy(),
+            due=self.due,
             clock=lambda: t0,
             sleep=sleep,
         )
@@ -94,7 +111,7 @@ async def test_transitions_are_published_as_segment_changed(harness, envelopes):
 
 async def test_published_before_the_state_is_saved(harness, envelopes):
     await harness.send(envelopes.order("700"))
-    assert harness.journal == ["publish 2", "put store-1:cust-1"]
+    assert harness.journal == ["publish 2", "put store-1:cust-1", "due store-1:cust-1"]
 
 
 async def test_change_ids_are_deterministic(envelopes):
@@ -167,4 +184,62 @@ async def test_publish_failures_are_retried_with_backoff(envelopes):
     await harness.send(envelopes.order("10"))
     assert [c.to_segment for c in harness.changes()] == ["new"]
     assert harness.pauses == [0.1, 0.2, 0.4]
-    assert harness.journal == ["publish 1", "put store-1:cust-1"]
+    assert harness.journal == ["publish 1", "put store-1:cust-1", "due store-1:cust-1"]
+
+
+async def test_the_due_time_is_stored_with_the_state(harness, envelopes):
+    await harness.send(envelopes.order("10"))
+    # the default policy: new for 30 days after the first order
+    assert harness.due.rows == {"store-1:cust-1": envelopes.t0 + timedelta(days=30)}
+    assert harness.states.rows["store-1:cust-1"].segments == {"lifecycle": "new"}
+
+
+async def test_a_page_view_makes_a_prospect_with_nothing_due(harness, envelopes):
+    await harness.send(envelopes.page_view())
+    assert [(c.from_segment, c.to_segment, c.dimension) for c in harness.changes()] == [(None, "prospect", "lifecycle")]
+    assert harness.due.rows == {}
+
+
+async def test_the_sweep_lapses_a_quiet_customer_once(harness, envelopes):
+    key = "store-1:cust-1"
+    await harness.send(envelopes.order("10"))
+    later = envelopes.t0 + timedelta(days=400)
+    swept = await harness.segmentation.sweep(key, later)
+    assert [(t.from_segment, t.to_segment, t.changed_at - envelopes.t0) for t in swept] == [
+        ("new", "active", timedelta(days=30)),
+        ("active", "at_risk", timedelta(days=60)),
+        ("at_risk", "lapsed", timedelta(days=180)),
+    ]
+    published = harness.topics.published[1:]
+    assert [e.id for e in published] == [
+        segment_elapsed_id(key, "lifecycle", t.to_segment, t.changed_at) for t in swept
+    ]
+    assert harness.due.rows == {}  # lapsed: nothing more happens with no event
+    # the same tick again, or an older one: nothing
+    assert await harness.segmentation.sweep(key, later) == []
+    assert await harness.segmentation.sweep(key, later - timedelta(days=1)) == []
+    assert len(harness.topics.published) == 4
+
+
+async def test_time_driven_changes_have_the_same_ids_whether_an_event_or_the_sweep_finds_them(envelopes):
+    key = "store-1:cust-1"
+    by_event, by_sweep = Harness(envelopes.t0), Harness(envelopes.t0)
+    first = envelopes.order("10", id="o1")
+    second = envelopes.order("10", placed_at=envelopes.t0 + timedelta(days=45), id="o2")
+    for h in (by_event, by_sweep):
+        await h.send(first)
+    await by_sweep.segmentation.sweep(key, envelopes.t0 + timedelta(days=45))
+    for h in (by_event, by_sweep):
+        await h.send(second)
+    ids = lambda h: [e.id for e in h.topics.published]  # noqa: E731
+    assert ids(by_event) == ids(by_sweep)
+    assert [c.to_segment for c in by_event.changes()] == ["new", "active"]
+
+
+async def test_a_late_sweep_after_a_newer_event_changes_nothing(harness, envelopes):
+    key = "store-1:cust-1"
+    await harness.send(envelopes.order("10"))
+    await harness.send(envelopes.order("10", placed_at=envelopes.t0 + timedelta(days=100)))
+    before = len(harness.topics.published)
+    assert await harness.segmentation.sweep(key, envelopes.t0 + timedelta(days=50)) == []
+    assert len(harness.topics.published) == before

@@ -8,17 +8,26 @@ from datetime import datetime, timezone
 
 import faust
 
-from boomerang.segmenter.adapters.faust_io import TableCustomerStates, TopicSegmentEvents
+from boomerang.segmenter.adapters.faust_io import TableCustomerStates, TableDueTimes, TopicSegmentEvents
+from boomerang.segmenter.adapters.models import StoreModels
+from boomerang.segmenter.adapters.policy_files import PolicyFiles
 from boomerang.segmenter.domain import SegmentPolicy
 from boomerang.segmenter.service_layer.segmentation import Segmentation
 from boomerang.segmenter.settings import SegmenterSettings
 from boomerang.shared.kafka import COMMERCE_EVENTS, CUSTOMER_SEGMENTS, TopicSpec, dead_letter_topic
-from boomerang.shared.kafka.topics import PARTITIONS
+from boomerang.shared.kafka.topics import CUSTOMER_SCORES
+from boomerang.shared.kafka.topics import DAY_MS, PARTITIONS
 
 CONSUMER = "segmenter"
 CUSTOMERS_TABLE = "customers"
+DUE_TABLE = "due"
 DEAD_LETTERS = dead_letter_topic(COMMERCE_EVENTS, CONSUMER)
-TOPICS: tuple[TopicSpec, ...] = (COMMERCE_EVENTS, CUSTOMER_SEGMENTS, DEAD_LETTERS)
+# The sweep timer's "this customer is due at <now>" ticks: keyed and partitioned like the
+# source, so the agent that applies them writes the co-partitioned tables.
+SWEEP = TopicSpec("boomerang-segmenter.sweep.v1", {"cleanup.policy": "delete", "retention.ms": str(DAY_MS)})
+# Every store's fitted scoring model (StoreModel JSON), keyed by store id; every worker reads it all.
+MODELS = TopicSpec("boomerang-segmenter.models.v1", {"cleanup.policy": "compact"}, partitions=1)
+TOPICS: tuple[TopicSpec, ...] = (COMMERCE_EVENTS, CUSTOMER_SEGMENTS, CUSTOMER_SCORES, DEAD_LETTERS, SWEEP, MODELS)
 
 
 def utc_now() -> datetime:
@@ -36,7 +45,13 @@ class Container:
     source: faust.TopicT
     segments: faust.TopicT
     dead_letters: faust.TopicT
+    sweep: faust.TopicT
+    scores: faust.TopicT
+    models_topic: faust.TopicT
+    models: StoreModels
     customers: faust.Table
+    due: TableDueTimes
+    policies: PolicyFiles
     segmentation: Segmentation
 
 
@@ -53,24 +68,41 @@ def wire(app: faust.App, settings: SegmenterSettings, clock: Callable[[], dateti
             partitions=spec.partitions,
         )
 
-    source, segments, dead_letters = (raw_topic(spec) for spec in TOPICS)
+    source, segments, scores, dead_letters, sweep, models_topic = (raw_topic(spec) for spec in TOPICS)
+    models = StoreModels()
+    store_options = {"options": {"driver": "rocksdict"}} if settings.table_store == "rocksdb" else {}
     customers = app.Table(
         CUSTOMERS_TABLE,
         partitions=PARTITIONS,
         key_type=bytes,
         value_type=bytes,
         help="CustomerState per store:customer, JSON",
-        **({"options": {"driver": "rocksdict"}} if settings.table_store == "rocksdb" else {}),
+        **store_options,
     )
+    due_table = app.Table(
+        DUE_TABLE,
+        partitions=PARTITIONS,
+        key_type=bytes,
+        value_type=bytes,
+        help="when each store:customer next changes segment with no event, ISO 8601",
+        **store_options,
+    )
+    due = TableDueTimes(due_table)
+    policies = PolicyFiles(settings.policy_dir)
     segmentation = Segmentation(
         states=TableCustomerStates(customers),
-        events=TopicSegmentEvents(segments, dead_letters),
+        events=TopicSegmentEvents(segments, dead_letters, scores),
         policy=SegmentPolicy(
             vip_revenue_threshold=settings.vip_revenue_threshold,
             remembered_event_ids=settings.remembered_event_ids,
             remembered_order_ids=settings.remembered_order_ids,
         ),
+        lifecycle_policies=policies.for_store,
+        due=due,
+        scorer=models.score,
         clock=clock,
         retry_max_s=settings.publish_retry_max_s,
     )
-    return Container(source, segments, dead_letters, customers, segmentation)
+    return Container(
+        source, segments, dead_letters, sweep, scores, models_topic, models, customers, due, policies, segmentation
+    )

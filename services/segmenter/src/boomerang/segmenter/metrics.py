@@ -11,6 +11,11 @@ DUPLICATES = counter(SERVICE, "events_duplicate_total", "Redelivered envelopes r
 TRANSITIONS = counter(SERVICE, "transitions_total", "Segment transitions published", ("to_segment",))
 DEAD_LETTERED = counter(SERVICE, "dead_lettered_total", "Messages sent to the dead-letter topic", ("reason",))
 PUBLISH_RETRIES = counter(SERVICE, "publish_retries_total", "Publishes Kafka did not acknowledge, retried")
+SWEPT = counter(SERVICE, "swept_total", "Customers the time sweep brought up to date")
+SWEEP_DUE = counter(SERVICE, "sweep_due_total", "Customers the sweep timer found due and queued")
+MODELS_FITTED = counter(SERVICE, "models_fitted_total", "Store scoring models fitted by the leader")
+MODEL_FIT_FAILURES = counter(SERVICE, "model_fit_failures_total", "Store scoring model fits that failed")
+MODELS_LOADED = counter(SERVICE, "models_loaded_total", "Store scoring models this worker started applying")
 PROCESS_SECONDS = histogram(
     SERVICE,
     "process_seconds",

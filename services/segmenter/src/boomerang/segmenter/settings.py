@@ -30,6 +30,19 @@ class SegmenterSettings(ServiceSettings):
     remembered_order_ids: int = Field(
         default=1000, ge=1, description="order ids kept per customer so a re-sent order counts once"
     )
+    policy_dir: Path | None = Field(
+        default=None,
+        description="lifecycle policy files, <dir>/<store id>.yaml over the default; all checked at start-up",
+    )
+    sweep_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the timer looks for customers whose segment changes with no event"
+    )
+    model_fit_interval_s: float = Field(
+        default=3600.0, gt=0, description="how often the leader fits every store's scoring model"
+    )
+    model_min_customers: int = Field(
+        default=100, ge=2, description="customers with an order a store needs before it gets a scoring model"
+    )
     replication_factor: int = Field(default=1, ge=1, description="of the topics faust creates (changelogs)")
     standby_replicas: int = Field(default=1, ge=0, description="warm copies of each table partition")
     commit_interval_s: float = Field(default=2.8, gt=0, description="how often source offsets are committed")

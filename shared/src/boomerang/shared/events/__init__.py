@@ -18,7 +18,7 @@ from boomerang.shared.events.commerce import (
     ScreenViewed,
 )
 from boomerang.shared.events.privacy import ErasureRequested
-from boomerang.shared.events.segments import SegmentChanged
+from boomerang.shared.events.segments import CustomerScored, SegmentChanged
 from boomerang.shared.events.messages import MessageFailed, MessageSent, MessageSuppressed
 from boomerang.shared.events.feedback import ProviderEventReceived
 
@@ -28,6 +28,7 @@ __all__ = [
     "CustomEventTracked",
     "CustomerGrouped",
     "CustomerIdentified",
+    "CustomerScored",
     "Envelope",
     "ErasureRequested",
     "Event",

@@ -4,9 +4,10 @@
 state after the event and say whether the customer enters a segment; each rule fires
 only when the customer is not in that segment yet, so a transition is emitted once.
 
-The facts themselves are kept by `facts.observe`. These two rules (new on the first order,
-vip at a net revenue threshold) are what the worker runs today; the per-store lifecycle
-policy (`policy`, decided by `stages.advance`) replaces them when it is wired in.
+The facts themselves are kept by `facts.observe`. `step` (per event) and `sweep` (time alone)
+are what the worker runs: the per-store lifecycle policy decided by `stages.advance`. `apply`
+and its two rules (new on the first order, vip at a net revenue threshold) are the walking
+skeleton's, no longer used by the worker, kept until their tests move over.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from boomerang.segmenter.domain.facts import observe, occurred_at
+from boomerang.segmenter.domain.policy import LifecyclePolicy
+from boomerang.segmenter.domain.stages import Standing, advance, next_change_at
 from boomerang.segmenter.domain.model import (
     CustomerState,
     Dimension,
@@ -90,4 +93,89 @@ def _transition(
         orders=state.orders,
         revenue=state.net_revenue,
         trigger_event_id=trigger.event_id,
+    )
+
+
+# --- the per-store lifecycle policy (what the worker runs) -----------------------------------
+
+StandingOf = Callable[[CustomerState, datetime], Standing | None]
+
+
+def _no_standing(_: CustomerState, __: datetime) -> Standing | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """What one event did: the new state, the changes time alone made before the event
+    (`elapsed`, each dated at the instant it took effect; published with ids from that instant,
+    the same ids a sweep would give them) and the changes the event caused (`caused`, published
+    with ids from the event id), and when the customer next changes with no event (None: never)."""
+
+    state: CustomerState
+    elapsed: list[SegmentTransition]
+    caused: list[SegmentTransition]
+    due_at: datetime | None
+    standing: Standing | None
+
+    @property
+    def transitions(self) -> list[SegmentTransition]:
+        return [*self.elapsed, *self.caused]
+
+
+def step(
+    state: CustomerState,
+    envelope: Envelope,
+    now: datetime,
+    policy: SegmentPolicy,
+    lifecycle_policy: LifecyclePolicy,
+    standing_of: StandingOf = _no_standing,
+) -> Stepped:
+    """One event under the store's lifecycle policy, at the event's business time `t`:
+    `advance(t)` (what time did before the event), `facts.observe`, re-score, `advance(t)`
+    (what the event did), `next_change_at`. `now` (processing time) is only recorded.
+
+    A redelivered envelope (its id among the last `policy.remembered_event_ids`) returns the
+    very same state object and no transitions. Raises ValueError (pydantic's ValidationError,
+    UnknownEventType) when the envelope's data fits no known event.
+    """
+    if state.has_processed(envelope.id):
+        return Stepped(state, [], [], None, None)
+    event = envelope.event()
+    t = occurred_at(envelope, event)
+    if state.evaluated_at is None:
+        before, elapsed = state, []  # first sight of the customer: no time has passed for them
+    else:
+        before, elapsed = advance(state, standing_of(state, t), lifecycle_policy, t)
+    observed = replace(
+        observe(before, event, t, remembered_orders=policy.remembered_order_ids),
+        recent_event_ids=(*state.recent_event_ids, envelope.id)[-policy.remembered_event_ids :],
+        updated_at=now,
+    )
+    standing = standing_of(observed, t)
+    after, caused = advance(observed, standing, lifecycle_policy, t)
+    assert after.evaluated_at is not None
+    return Stepped(
+        after,
+        [c.transition(after, "") for c in elapsed],
+        [c.transition(after, envelope.id) for c in caused],
+        next_change_at(after, standing, lifecycle_policy, after.evaluated_at),
+        standing,
+    )
+
+
+def sweep(
+    state: CustomerState, now: datetime, lifecycle_policy: LifecyclePolicy, standing_of: StandingOf = _no_standing
+) -> Stepped:
+    """What time alone did to the customer up to `now` (no event): every change dated at the
+    instant it took effect, and the next due time."""
+    standing = standing_of(state, now)
+    after, changes = advance(state, standing, lifecycle_policy, now)
+    assert after.evaluated_at is not None
+    return Stepped(
+        after,
+        [c.transition(after, "") for c in changes],
+        [],
+        next_change_at(after, standing, lifecycle_policy, after.evaluated_at),
+        standing,
     )

@@ -197,4 +197,5 @@ class SegmentTransition:
     changed_at: datetime
     orders: int
     revenue: Decimal
-    trigger_event_id: str
+    trigger_event_id: str  # empty: time alone made the change (nothing triggered it)
+    detail: str | None = None

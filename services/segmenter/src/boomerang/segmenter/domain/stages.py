@@ -122,6 +122,7 @@ class Change:
             orders=state.orders,
             revenue=state.net_revenue,
             trigger_event_id=trigger_event_id,
+            detail=self.detail,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from boomerang.segmenter.domain import CustomerState
@@ -28,9 +29,18 @@ class CustomerStates(Protocol):
     def put(self, key: str, state: CustomerState) -> None: ...
 
 
+class DueTimes(Protocol):
+    """When each customer next changes segment with no event (the sweep's index)."""
+
+    def put(self, key: str, due_at: datetime | None) -> None: ...
+
+
 class SegmentEvents(Protocol):
     async def publish(self, envelopes: list[Envelope]) -> None:
         """Return only once Kafka acknowledged every envelope; raise otherwise."""
+
+    async def publish_scores(self, envelopes: list[Envelope]) -> None:
+        """The same, to `customer.scores.v1`."""
 
     async def dead_letter(self, record: SourceRecord, reason: str, error: str) -> None:
         """Park the record, unchanged, with the error; return once acknowledged."""

@@ -32,6 +32,14 @@ is a uuid5 of the customer key, the target segment and the id of the event that 
 the change: the re-emission carries the same id as the first emission, and consumers
 de-duplicate on envelope ids. A random id would make the copy look like a new change.
 
+Changes time alone made (found by the sweep, or by the customer's next event before it is
+applied) are named instead by the customer key, the dimension, the target segment and the
+instant the change took effect: whoever finds one first, and any re-run, publishes the same id.
+The sweep itself is idempotent: `advance` never goes back in time, so a tick redelivered, or
+one older than the customer's last evaluation, changes nothing. The scores published to
+`customer.scores.v1` follow the same order (published, then saved), with ids from the model
+and the time scored.
+
 A redelivered duplicate still writes the state again: if the worker crashed after its
 local store had the state but before the changelog did, this puts it in the changelog,
 so the partition's next owner does not restore a state that lacks the event.
@@ -46,9 +54,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from boomerang.segmenter import metrics
-from boomerang.segmenter.domain import CustomerState, SegmentPolicy, SegmentTransition, apply
-from boomerang.segmenter.service_layer.ports import CustomerStates, SegmentEvents, SourceRecord
-from boomerang.shared.events import Envelope, SegmentChanged
+from boomerang.segmenter.domain import CustomerState, SegmentPolicy, SegmentTransition
+from boomerang.segmenter.domain.lifecycle import StandingOf, Stepped, step, sweep
+from boomerang.segmenter.domain.policy import LifecyclePolicy
+from boomerang.segmenter.domain.scorecard import ScoreCard
+from boomerang.segmenter.domain.stages import Standing
+from boomerang.segmenter.service_layer.ports import CustomerStates, DueTimes, SegmentEvents, SourceRecord
+from boomerang.shared.events import CustomerScored, Envelope, SegmentChanged
 from boomerang.shared.logs import get_logger
 
 SOURCE = "boomerang-segmenter"
@@ -56,6 +68,9 @@ SOURCE = "boomerang-segmenter"
 SEGMENT_CHANGED_NAMESPACE = uuid.UUID("6f3c1b7e-2d4a-5e8f-9a1b-3c5d7e9f1a2b")
 
 log = get_logger(__name__)
+
+# The store's current model applied to a customer at a time; None: no model yet, or no order.
+Scorer = Callable[[CustomerState, datetime], ScoreCard | None]
 
 
 class Rejected(Exception):
@@ -74,13 +89,19 @@ class Segmentation:
         states: CustomerStates,
         events: SegmentEvents,
         policy: SegmentPolicy,
+        lifecycle_policies: Callable[[str], LifecyclePolicy],
         clock: Callable[[], datetime],
+        due: DueTimes | None = None,
+        scorer: Scorer | None = None,
         retry_max_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._states = states
         self._events = events
         self._policy = policy
+        self._lifecycle_policies = lifecycle_policies
+        self._due = due
+        self._scorer = scorer
         self._clock = clock
         self._retry_max_s = retry_max_s
         self._sleep = sleep
@@ -90,7 +111,8 @@ class Segmentation:
         started = time.perf_counter()
         try:
             envelope, state = self._parse(record)
-            new_state, transitions = apply(state, envelope, self._clock(), self._policy)
+            policy = self._lifecycle_policies(envelope.store_id)
+            stepped = step(state, envelope, self._clock(), self._policy, policy, *self._standing())
         except Rejected as rejected:
             await self._dead_letter(record, rejected.reason, rejected.error)
             return []
@@ -101,14 +123,55 @@ class Segmentation:
             log.exception("segmentation_failed", offset=record.offset, partition=record.partition)
             await self._dead_letter(record, "processing_error", f"processing failed: {exc!r}")
             return []
-        if new_state is state:
+        if stepped.state is state:
             metrics.DUPLICATES.inc()
             self._states.put(envelope.key, state)
             return []
-        changes = [segment_changed(envelope.key, t, new_state) for t in transitions]
-        await self._until_acknowledged(lambda: self._events.publish(changes))
-        self._states.put(envelope.key, new_state)
+        await self._save(envelope.key, stepped)
         metrics.EVENTS_PROCESSED.labels(envelope.type).inc()
+        metrics.PROCESS_SECONDS.observe(time.perf_counter() - started)
+        return stepped.transitions
+
+    async def sweep(self, key: str, now: datetime) -> list[SegmentTransition]:
+        """Brings one customer's segments up to `now` with no event (the timer found them due).
+        Idempotent: a second sweep at the same or an earlier `now` changes nothing."""
+        state = self._states.get(key)
+        if state is None:
+            return []
+        policy = self._lifecycle_policies(state.store_id)
+        stepped = sweep(state, now, policy, *self._standing())
+        if not stepped.transitions and stepped.state.evaluated_at == state.evaluated_at:
+            return []
+        await self._save(key, stepped)
+        metrics.SWEPT.inc()
+        return stepped.transitions
+
+    def _standing(self) -> tuple[StandingOf, ...]:
+        scorer = self._scorer
+        if scorer is None:
+            return ()
+
+        def standing_of(state: CustomerState, at: datetime) -> Standing | None:
+            card = scorer(state, at)
+            return None if card is None else card.standing
+
+        return (standing_of,)
+
+    async def _save(self, key: str, stepped: Stepped) -> None:
+        """Publish (and wait for the ack), then write the state and its due time."""
+        new_state, transitions = stepped.state, stepped.transitions
+        changes = [segment_changed(key, t, new_state) for t in transitions]
+        if changes:
+            await self._until_acknowledged(lambda: self._events.publish(changes))
+        card = None
+        if self._scorer is not None and new_state.evaluated_at is not None:
+            card = self._scorer(new_state, new_state.evaluated_at)
+        if card is not None:
+            scored = [customer_scored(key, new_state, card)]
+            await self._until_acknowledged(lambda: self._events.publish_scores(scored))
+        self._states.put(key, new_state)
+        if self._due is not None:
+            self._due.put(key, stepped.due_at)
         for transition in transitions:
             metrics.TRANSITIONS.labels(transition.to_segment).inc()
             log.info(
@@ -116,10 +179,9 @@ class Segmentation:
                 store_id=new_state.store_id,
                 customer_id=new_state.customer_id,
                 to_segment=transition.to_segment,
-                trigger_event_id=transition.trigger_event_id,
+                trigger_event_id=transition.trigger_event_id or None,
+                changed_at=transition.changed_at.isoformat(),
             )
-        metrics.PROCESS_SECONDS.observe(time.perf_counter() - started)
-        return transitions
 
     def _parse(self, record: SourceRecord) -> tuple[Envelope, CustomerState]:
         try:
@@ -163,6 +225,8 @@ def segment_changed(key: str, transition: SegmentTransition, state: CustomerStat
         changed_at=transition.changed_at,
         orders=transition.orders,
         revenue=transition.revenue,
+        dimension=transition.dimension,
+        detail=transition.detail,
     )
     return Envelope.wrap(
         event,
@@ -170,9 +234,53 @@ def segment_changed(key: str, transition: SegmentTransition, state: CustomerStat
         customer_id=state.customer_id,
         source=SOURCE,
         time=transition.changed_at,
-        id=segment_changed_id(key, transition.to_segment, transition.trigger_event_id),
+        id=(
+            segment_changed_id(key, transition.to_segment, transition.trigger_event_id)
+            if transition.trigger_event_id
+            else segment_elapsed_id(key, transition.dimension, transition.to_segment, transition.changed_at)
+        ),
     )
 
 
 def segment_changed_id(key: str, to_segment: str, trigger_event_id: str) -> str:
     return str(uuid.uuid5(SEGMENT_CHANGED_NAMESPACE, f"{key}\n{to_segment}\n{trigger_event_id}"))
+
+
+def segment_elapsed_id(key: str, dimension: str, to_segment: str, at: datetime) -> str:
+    """A change time alone made (found by the sweep, or by the next event before applying it):
+    named by the instant it took effect, so whoever finds it first, and every re-run, publish
+    the same id."""
+    return str(uuid.uuid5(SEGMENT_CHANGED_NAMESPACE, f"{key}\n{dimension}\n{to_segment}\n{at.isoformat()}"))
+
+
+def customer_scored(key: str, state: CustomerState, card: ScoreCard) -> Envelope:
+    """The customer's scores for `customer.scores.v1`; the id names the model and the time, so
+    re-scoring the same state with the same model re-publishes the same id."""
+    sc = card.scores
+    event = CustomerScored(
+        model_id=card.model_id,
+        scored_at=card.at,
+        orders=state.orders,
+        net_revenue=state.net_revenue,
+        recency_score=sc.recency_score,
+        frequency_score=sc.frequency_score,
+        monetary_score=sc.monetary_score,
+        historic_clv=sc.historic_clv,
+        p_alive=sc.p_alive,
+        expected_orders_90d=sc.expected_orders_90d,
+        expected_orders_365d=sc.expected_orders_365d,
+        expected_spend=sc.expected_spend,
+        predicted_clv_365d=sc.predicted_clv_365d,
+        clv_percentile=card.clv_percentile,
+        lapse_score=sc.lapse_score,
+        lapse_horizon_days=sc.lapse_horizon_days,
+        next_order_at=card.next_order_at,
+    )
+    return Envelope.wrap(
+        event,
+        store_id=state.store_id,
+        customer_id=state.customer_id,
+        source=SOURCE,
+        time=card.at,
+        id=str(uuid.uuid5(SEGMENT_CHANGED_NAMESPACE, f"{key}\nscored\n{card.model_id}\n{card.at.isoformat()}")),
+    )

@@ -1,0 +1,110 @@
+"""Fitting a store's model on customer states, applying it to one, and publishing the scores."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from boomerang.segmenter.adapters.models import StoreModels
+from boomerang.segmenter.adapters.policy_files import default_policy
+from boomerang.segmenter.domain import CustomerState, SegmentPolicy
+from boomerang.segmenter.domain.facts import observe
+from boomerang.segmenter.domain.scorecard import StoreModel, day_of, fit_store, score_card
+from boomerang.segmenter.service_layer.ports import SourceRecord
+from boomerang.segmenter.service_layer.segmentation import Segmentation
+from boomerang.shared.events import CustomerScored, Envelope, OrderPlaced
+
+NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+
+
+def base(n: int = 40, seed: int = 1) -> list[CustomerState]:
+    rng = random.Random(seed)
+    states = []
+    for c in range(n):
+        state = CustomerState("store-1", f"c{c}")
+        for k in range(rng.randint(1, 5)):
+            at = NOW - timedelta(days=rng.uniform(1, 300))
+            state = observe(state, OrderPlaced(order_id=f"o{c}-{k}", placed_at=at, total=Decimal(rng.randint(10, 200))), at)
+        states.append(state)
+    return states
+
+
+@pytest.fixture(scope="module")
+def store_model() -> StoreModel:
+    model = fit_store("store-1", base(), NOW, min_customers=20)
+    assert model is not None
+    return model
+
+
+def test_too_few_customers_get_no_model():
+    assert fit_store("store-1", base(10), NOW, min_customers=20) is None
+
+
+def test_the_model_round_trips_through_json(store_model):
+    again = StoreModel.from_json(store_model.to_json())
+    assert again.model_id == store_model.model_id and again.customers == 40
+    assert again.model.fitted_at == pytest.approx(day_of(NOW))
+
+
+def test_a_customer_card_has_scores_a_percentile_and_a_standing(store_model):
+    card = score_card(base()[3], store_model, NOW)
+    assert card is not None
+    assert 1 <= card.scores.recency_score <= 5 and 0 <= card.clv_percentile <= 100
+    assert card.standing.clv_percentile == card.clv_percentile
+    assert card.standing.rfm_total is not None
+
+
+def test_no_card_without_an_order(store_model):
+    assert score_card(CustomerState("store-1", "nobody"), store_model, NOW) is None
+
+
+class Topics:
+    def __init__(self) -> None:
+        self.segments: list[Envelope] = []
+        self.scores: list[Envelope] = []
+
+    async def publish(self, envelopes):
+        self.segments += envelopes
+
+    async def publish_scores(self, envelopes):
+        self.scores += envelopes
+
+    async def dead_letter(self, record, reason, error):  # pragma: no cover - not reached
+        raise AssertionError(error)
+
+
+class States(dict):
+    def put(self, key, state):
+        self[key] = state
+
+
+async def test_with_a_model_every_event_publishes_the_customers_scores(store_model):
+    models = StoreModels()
+    topics = Topics()
+    segmentation = Segmentation(
+        states=States(),
+        events=topics,
+        policy=SegmentPolicy(),
+        lifecycle_policies=lambda _: default_policy(),
+        scorer=models.score,
+        clock=lambda: NOW,
+    )
+    order = OrderPlaced(order_id="x1", placed_at=NOW, total=Decimal(50))
+    env = Envelope.wrap(order, store_id="store-1", customer_id="c1", source="test", time=NOW, id="e1")
+    await segmentation.handle(SourceRecord("t", 0, 0, env.key.encode(), env.to_bytes()))
+    assert topics.scores == []  # no model yet: segments only
+
+    assert models.put(store_model) and not models.put(store_model)
+    env2 = Envelope.wrap(
+        OrderPlaced(order_id="x2", placed_at=NOW + timedelta(days=3), total=Decimal(70)),
+        store_id="store-1", customer_id="c1", source="test", time=NOW, id="e2",
+    )
+    await segmentation.handle(SourceRecord("t", 0, 1, env2.key.encode(), env2.to_bytes()))
+    [scored] = topics.scores
+    event = scored.event()
+    assert isinstance(event, CustomerScored)
+    assert (scored.key, event.model_id, event.orders, event.net_revenue) == ("store-1:c1", store_model.model_id, 2, Decimal(120))
+    assert event.scored_at == NOW + timedelta(days=3)
