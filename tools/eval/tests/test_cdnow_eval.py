@@ -52,6 +52,33 @@ def test_eval_writes_json_csv_and_plot(report: tuple[dict, Path]) -> None:
     assert all(0.0 < float(r["lapse_score"]) < 1.0 for r in rows)
     assert (out / "cdnow-conditional-expectations.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert written["model"]["kind"] == "boomerang.segmenter.scoring"
+    assert written["protocol"]["selected_in_calibration"]["lapse_feature_set"]
+
+
+def test_eval_fit_does_not_depend_on_the_holdout(tmp_path: Path) -> None:
+    """The whole eval pipeline, holdout purchases scrambled: same model, same predictions."""
+    rows = SAMPLE.read_text().splitlines()
+    rng = np.random.default_rng(7)
+    scrambled = []
+    for line in rows:
+        cols = line.split()
+        if len(cols) >= 5 and cols[2] > "19970930":
+            cols[2] = f"1998{rng.integers(1, 7):02d}{rng.integers(1, 29):02d}"
+            cols[4] = f"{rng.uniform(1, 300):.2f}"
+        scrambled.append(" ".join(cols))
+    other = tmp_path / "scrambled.txt"
+    other.write_text("\n".join(scrambled) + "\n")
+    a = cdnow.run(SAMPLE, None, tmp_path / "a", date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1)
+    b = cdnow.run(other, None, tmp_path / "b", date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1)
+    assert a["model"] == b["model"]
+
+    def read(d: str) -> list[tuple[str, ...]]:
+        with (tmp_path / d / "cdnow-predictions.csv").open() as f:
+            keys = ("customer_id", "lapse_score", "predicted_holdout_purchases", "predicted_holdout_revenue", "state")
+            return [tuple(r[k] for k in keys) for r in csv.DictReader(f)]
+
+    assert read("a") == read("b")
+    assert a["metrics"]["holdout_revenue_actual"] != b["metrics"]["holdout_revenue_actual"]
 
 
 def test_eval_reproduces_the_published_parameters(report: tuple[dict, Path]) -> None:

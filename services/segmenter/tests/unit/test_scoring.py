@@ -210,6 +210,79 @@ def test_fit_sees_nothing_after_now(sample: scoring.Transactions) -> None:
     assert scoring.fit(later, CAL_END) == scoring.fit(sample, CAL_END)
 
 
+def _with_another_holdout(tx: scoring.Transactions, now: float, seed: int) -> scoring.Transactions:
+    """The same history up to `now`, a different future: every later purchase moved to another
+    customer, day and amount, plus many new ones (some by customers unseen before)."""
+    rng = np.random.default_rng(seed)
+    past = tx.day <= now
+    n_later = int((~past).sum()) + 3000
+    n = tx.n_customers
+    return scoring.Transactions.of(
+        np.concatenate([tx.customer[past], rng.integers(0, n + 50, n_later)]),
+        np.concatenate([tx.day[past], rng.uniform(now + 1.0, now + 400.0, n_later)]),
+        np.concatenate([tx.amount[past], rng.lognormal(3.0, 1.0, n_later)]),
+    )
+
+
+def test_the_holdout_cannot_change_the_fit_nor_the_design_choices(sample: scoring.Transactions, summary: scoring.Summary) -> None:
+    base = scoring.fit(sample, CAL_END)
+    assert base.diagnostics["selected"] and base.diagnostics["validation"]["lapse_log_loss"]
+    for seed in (1, 2):
+        other = scoring.fit(_with_another_holdout(sample, CAL_END, seed), CAL_END)
+        # bit-identical: every coefficient, every validation score, every selected choice
+        assert other.to_json() == base.to_json()
+        assert other.diagnostics["selected"] == base.diagnostics["selected"]
+        a, b = base.score(summary), other.score(summary)
+        for name in ("lapse_score", "expected_orders_365d", "predicted_clv_365d", "p_alive"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        np.testing.assert_array_equal(base.expected_orders(summary, 39.0), other.expected_orders(summary, 39.0))
+
+
+def test_design_choices_are_selected_by_validation_inside_the_history(model: scoring.ScoringModel) -> None:
+    c, d = model.config, model.diagnostics
+    v = d["validation_window_weeks"]
+    assert v == 13.0  # 39 weeks of history: a third
+    windows = {v}
+    chosen = d["selected"]
+    assert chosen["lapse_window_weeks"] in windows and chosen["dormancy_window_weeks"] in windows
+    assert chosen["lapse_feature_set"] in c.lapse_feature_sets
+    assert chosen["dormancy_prior_customers"] in c.dormancy_prior_candidates
+    lapse_losses = d["validation"]["lapse_log_loss"]
+    dormancy_losses = d["validation"]["dormancy_deviance"]
+    assert len(lapse_losses) == len(windows) * len(c.lapse_feature_sets)
+    assert len(dormancy_losses) == len(windows) * len(c.dormancy_feature_sets) * len(c.dormancy_prior_candidates)
+    best = f"{chosen['lapse_window_weeks']:g}/{chosen['lapse_feature_set']}"
+    assert lapse_losses[best] == min(lapse_losses.values())
+    best = f"{chosen['dormancy_window_weeks']:g}/{chosen['dormancy_feature_set']}/{chosen['dormancy_prior_customers']:g}"
+    assert dormancy_losses[best] == min(dormancy_losses.values())
+    assert model.inner_window_weeks == chosen["lapse_window_weeks"]
+    # features left out by the chosen set have no weight
+    used = set(scoring.model.LAPSE_FEATURE_SETS[chosen["lapse_feature_set"]])
+    assert all(b == 0.0 for i, b in enumerate(model.lapse) if i not in used)
+
+
+def test_the_inner_window_can_be_selected_too(sample: scoring.Transactions) -> None:
+    m = scoring.fit(sample, CAL_END, ScoringConfig(inner_window_candidates=(6.0, 13.0)))
+    losses = m.diagnostics["validation"]["lapse_log_loss"]
+    assert {k.split("/")[0] for k in losses} == {"6", "13"}
+    assert m.diagnostics["selected"]["lapse_window_weeks"] in (6.0, 13.0)
+    assert m.inner_window_weeks == m.diagnostics["selected"]["lapse_window_weeks"]
+
+
+def test_a_single_candidate_fixes_each_choice(sample: scoring.Transactions) -> None:
+    config = ScoringConfig(inner_window_candidates=(13.0,), lapse_feature_sets=("bgnbd",), dormancy_prior_candidates=(100.0,))
+    m = scoring.fit(sample, CAL_END, config)
+    assert m.diagnostics["selected"] == {
+        "lapse_window_weeks": 13.0,
+        "lapse_feature_set": "bgnbd",
+        "dormancy_window_weeks": 13.0,
+        "dormancy_feature_set": "p_gone",
+        "dormancy_prior_customers": 100.0,
+    }
+    assert m.lapse[2:] == (0.0,) * (len(m.lapse) - 2)
+    assert scoring.ScoringModel.from_json(m.to_json()) == m
+
+
 def test_same_day_purchases_are_one_transaction() -> None:
     tx = scoring.Transactions.of([0, 0, 0, 1], [3.2, 3.7, 10.0, 5.0], [10.0, 5.0, 7.0, 1.0])
     assert list(tx.customer) == [0, 0, 1]
