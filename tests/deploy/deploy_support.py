@@ -84,7 +84,7 @@ COMMON_ENV = ("BOOMERANG_KAFKA_BOOTSTRAP", "BOOMERANG_TOPIC_PREFIX", "BOOMERANG_
 # Environment each service must be given (besides COMMON_ENV); suffixes after the prefix.
 SERVICE_ENV = {
     "ingest": ("HOST", "PORT", "DATABASE_URL"),
-    "segmenter": ("HOST", "PORT", "DATABASE_URL", "DATA_DIR", "VIP_REVENUE_THRESHOLD"),
+    "segmenter": ("HOST", "PORT", "DATABASE_URL", "DATA_DIR"),
     "messenger": (
         "HOST", "PORT", "DATABASE_URL",
         "SENDGRID_API_KEY", "SENDGRID_BASE_URL",

@@ -112,6 +112,8 @@ def segmenter_worker(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) ->
             "BOOMERANG_SEGMENTER_PORT": str(free_port()),
             "BOOMERANG_SEGMENTER_COMMIT_INTERVAL_S": "0.5",
             "BOOMERANG_SEGMENTER_SWEEP_INTERVAL_S": "0.5",
+            "BOOMERANG_SEGMENTER_DATABASE_URL": f"sqlite:///{tmp_path / 'segmenter.db'}",
+            "BOOMERANG_SEGMENTER_SNAPSHOT_FLUSH_INTERVAL_S": "0.2",
         }
         worker = WorkerProcess(env, tmp_path / f"worker-{len(made)}.log")
         made.append(worker)

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from boomerang.segmenter.domain import CustomerState, SegmentPolicy, apply
+from boomerang.segmenter.adapters.policy_files import default_policy
+from boomerang.segmenter.domain import CustomerState, SegmentPolicy
+from boomerang.segmenter.domain.lifecycle import step
 from boomerang.segmenter.domain.facts import observe, occurred_at
 from boomerang.shared.events import (
     CustomerIdentified,
@@ -82,13 +84,13 @@ def test_the_same_order_twice_counts_once():
     assert again is once
 
 
-def test_an_order_resent_under_a_new_envelope_counts_once_through_apply():
+def test_an_order_resent_under_a_new_envelope_counts_once_through_step():
     def env(event_id: str) -> Envelope:
         return Envelope.wrap(placed("o-1", "60"), store_id="store-1", customer_id="cust-1", source="test", time=T0, id=event_id)
 
     state = CustomerState("store-1", "cust-1")
     for event_id in ("evt-1", "evt-1", "evt-2"):
-        state, _ = apply(state, env(event_id), T0, SegmentPolicy())
+        state = step(state, env(event_id), T0, SegmentPolicy(), default_policy()).state
     assert (state.orders, state.net_revenue, state.recent_event_ids) == (1, Decimal(60), ("evt-1", "evt-2"))
 
 

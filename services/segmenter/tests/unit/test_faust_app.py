@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -58,10 +57,10 @@ def test_an_invalid_policy_file_stops_the_worker_at_start(tmp_path):
 
 
 def test_settings_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("BOOMERANG_SEGMENTER_VIP_REVENUE_THRESHOLD", "750.50")
+    monkeypatch.setenv("BOOMERANG_SEGMENTER_DATABASE_URL", "sqlite:///elsewhere.db")
     monkeypatch.setenv("BOOMERANG_SEGMENTER_PORT", "18002")
     settings = SegmenterSettings()
-    assert settings.vip_revenue_threshold == Decimal("750.50")
+    assert settings.database_url == "sqlite:///elsewhere.db"
     assert faust_config(settings)["web_port"] == 18002
 
 

@@ -74,12 +74,18 @@ class Harness:
         self.segmentation = Segmentation(
             states=self.states,
             events=self.topics,
-            policy=SegmentPolicy(vip_revenue_threshold=Decimal(500)),
+            policy=SegmentPolicy(),
             lifecycle_policies=lambda store_id: default_policy(),
             due=self.due,
             clock=lambda: t0,
             sleep=sleep,
+            snapshots=self,
         )
+        self.snapshots: list = []
+
+    def record(self, snapshot, transitions) -> None:
+        self.journal.append(f"snapshot {snapshot.store_id}:{snapshot.customer_id}")
+        self.snapshots.append((snapshot, list(transitions)))
 
     async def deliver(self, value: bytes | None, key: bytes | None = None):
         self.offset += 1
@@ -111,7 +117,18 @@ async def test_transitions_are_published_as_segment_changed(harness, envelopes):
 
 async def test_published_before_the_state_is_saved(harness, envelopes):
     await harness.send(envelopes.order("700"))
-    assert harness.journal == ["publish 2", "put store-1:cust-1", "due store-1:cust-1"]
+    assert harness.journal == ["publish 2", "put store-1:cust-1", "due store-1:cust-1", "snapshot store-1:cust-1"]
+
+
+async def test_every_save_records_a_snapshot_and_its_transitions_by_envelope_id(harness, envelopes):
+    order = envelopes.order("700")
+    await harness.send(order)
+    await harness.send(order)  # a duplicate: nothing new, nothing recorded
+    [(snapshot, transitions)] = harness.snapshots
+    assert (snapshot.lifecycle, snapshot.value_tier, snapshot.profile["orders"]) == ("new", "vip", 1)
+    assert snapshot.updated_at == envelopes.t0 and snapshot.scores is None
+    assert [t.id for t in transitions] == [e.id for e in harness.topics.published]
+    assert [(t.dimension, t.to_segment) for t in transitions] == [("lifecycle", "new"), ("value", "vip")]
 
 
 async def test_change_ids_are_deterministic(envelopes):
@@ -184,7 +201,7 @@ async def test_publish_failures_are_retried_with_backoff(envelopes):
     await harness.send(envelopes.order("10"))
     assert [c.to_segment for c in harness.changes()] == ["new"]
     assert harness.pauses == [0.1, 0.2, 0.4]
-    assert harness.journal == ["publish 1", "put store-1:cust-1", "due store-1:cust-1"]
+    assert harness.journal == ["publish 1", "put store-1:cust-1", "due store-1:cust-1", "snapshot store-1:cust-1"]
 
 
 async def test_the_due_time_is_stored_with_the_state(harness, envelopes):

@@ -11,9 +11,12 @@ import faust
 from boomerang.segmenter.adapters.faust_io import TableCustomerStates, TableDueTimes, TopicSegmentEvents
 from boomerang.segmenter.adapters.models import StoreModels
 from boomerang.segmenter.adapters.policy_files import PolicyFiles
+from boomerang.segmenter.adapters.snapshots import SqlSnapshots
 from boomerang.segmenter.domain import SegmentPolicy
 from boomerang.segmenter.service_layer.segmentation import Segmentation
+from boomerang.segmenter.service_layer.snapshots import SnapshotBuffer
 from boomerang.segmenter.settings import SegmenterSettings
+from boomerang.shared.db import make_engine
 from boomerang.shared.kafka import COMMERCE_EVENTS, CUSTOMER_SEGMENTS, TopicSpec, dead_letter_topic
 from boomerang.shared.kafka.topics import CUSTOMER_SCORES
 from boomerang.shared.kafka.topics import DAY_MS, PARTITIONS
@@ -53,6 +56,7 @@ class Container:
     due: TableDueTimes
     policies: PolicyFiles
     segmentation: Segmentation
+    snapshots: SnapshotBuffer
 
 
 def wire(app: faust.App, settings: SegmenterSettings, clock: Callable[[], datetime] = utc_now) -> Container:
@@ -89,11 +93,12 @@ def wire(app: faust.App, settings: SegmenterSettings, clock: Callable[[], dateti
     )
     due = TableDueTimes(due_table)
     policies = PolicyFiles(settings.policy_dir)
+    # Written by a thread, off the event loop; the engine connects on the first flush.
+    snapshots = SnapshotBuffer(SqlSnapshots(make_engine(settings.database_url)), settings.snapshot_flush_interval_s)
     segmentation = Segmentation(
         states=TableCustomerStates(customers),
         events=TopicSegmentEvents(segments, dead_letters, scores),
         policy=SegmentPolicy(
-            vip_revenue_threshold=settings.vip_revenue_threshold,
             remembered_event_ids=settings.remembered_event_ids,
             remembered_order_ids=settings.remembered_order_ids,
         ),
@@ -102,7 +107,8 @@ def wire(app: faust.App, settings: SegmenterSettings, clock: Callable[[], dateti
         scorer=models.score,
         clock=clock,
         retry_max_s=settings.publish_retry_max_s,
+        snapshots=snapshots,
     )
     return Container(
-        source, segments, dead_letters, sweep, scores, models_topic, models, customers, due, policies, segmentation
+        source, segments, dead_letters, sweep, scores, models_topic, models, customers, due, policies, segmentation, snapshots
     )

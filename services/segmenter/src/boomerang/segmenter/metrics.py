@@ -22,3 +22,6 @@ PROCESS_SECONDS = histogram(
     "Time to handle one source message, publishing included",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+SNAPSHOTS_WRITTEN = counter(SERVICE, "snapshots_written_total", "Customer snapshots written to the snapshot store")
+SNAPSHOT_FLUSH_FAILURES = counter(SERVICE, "snapshot_flush_failures_total", "Snapshot store flushes that failed")
+SNAPSHOTS_DROPPED = counter(SERVICE, "snapshots_dropped_total", "Snapshots not buffered: the buffer was full")

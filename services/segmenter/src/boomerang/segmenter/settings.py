@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +15,14 @@ class SegmenterSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BOOMERANG_SEGMENTER_", extra="ignore")
 
     port: int = 8002
+    database_url: str = Field(
+        default="sqlite:///build/data/segmenter.db",
+        description="the snapshot store the worker writes and the query API reads; PostgreSQL in production",
+    )
+    api_port: int = Field(default=8005, description="the query API's port (`boomerang-segmenter api`)")
+    snapshot_flush_interval_s: float = Field(
+        default=1.0, gt=0, description="how often the worker writes buffered snapshots to the database"
+    )
     data_dir: Path = Field(
         default=Path("build/data/segmenter"),
         description="RocksDB tables live in <data_dir>/<app id>, so topic prefixes never share files",
@@ -23,7 +30,6 @@ class SegmenterSettings(ServiceSettings):
     table_store: Literal["rocksdb", "memory"] = Field(
         default="rocksdb", description="memory is for unit tests only: it loses state on restart"
     )
-    vip_revenue_threshold: Decimal = Field(default=Decimal(500), ge=0)
     remembered_event_ids: int = Field(
         default=100, ge=1, description="envelope ids kept per customer to drop redeliveries"
     )

@@ -5,7 +5,7 @@ purchase intervals (through the order records), last visit, last engagement, pro
 categories and coupons. It never decides segments; `lifecycle` and `stages` do.
 
 Idempotence. An envelope redelivered by Kafka is dropped by its id before it gets here
-(`lifecycle.apply`). On top of that every order fact is keyed by the shop's order id, so the
+(`lifecycle.step`). On top of that every order fact is keyed by the shop's order id, so the
 same order re-sent under a new envelope id (a shop re-importing its history) counts once, a
 refund counts once per refund id (or, without one, per time and amount), and a cancellation
 counts once. Every change to an order goes through one place (`_put_record`) that moves the

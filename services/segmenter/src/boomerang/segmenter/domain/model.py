@@ -53,7 +53,6 @@ VALUE_TIERS = (Segment.VIP, Segment.REGULAR)
 
 @dataclass(frozen=True)
 class SegmentPolicy:
-    vip_revenue_threshold: Decimal = Decimal(500)
     remembered_event_ids: int = 100
     remembered_order_ids: int = 1000
 

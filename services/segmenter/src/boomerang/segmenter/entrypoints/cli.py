@@ -36,7 +36,7 @@ class SegmenterWorker(faust.Worker):
 
 @cli.callback()
 def _main() -> None:
-    """Keeps `worker` a subcommand, so more (replay, snapshot) can join it."""
+    """Subcommands: worker, api, db upgrade."""
 
 
 @cli.command()
@@ -48,6 +48,9 @@ def worker() -> None:
         raise typer.BadParameter("the worker keeps its tables in RocksDB; memory is for unit tests")
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     configure_logging("segmenter", settings.common.log_level, settings.common.log_json)
+    from boomerang.segmenter.migrations import upgrade
+
+    upgrade(settings.database_url)  # the snapshot store the worker writes
     runner = SegmenterWorker(create_faust_app(settings), settings)
     try:
         # Our topics get shared's retention; faust would create missing ones with its defaults.
@@ -58,6 +61,41 @@ def worker() -> None:
         log.exception("topics_unavailable", bootstrap=settings.common.kafka_bootstrap)
         raise typer.Exit(1) from None
     runner.execute_from_commandline()
+
+
+@cli.command()
+def api(
+    host: str | None = typer.Option(None, help="default: BOOMERANG_SEGMENTER_HOST"),
+    port: int | None = typer.Option(None, help="default: BOOMERANG_SEGMENTER_API_PORT (8005)"),
+) -> None:
+    """Serve the query API (customers, segments, score distributions) from the snapshot store."""
+    import uvicorn
+
+    from boomerang.segmenter.entrypoints.api import create_app
+
+    settings = SegmenterSettings()
+    configure_logging("segmenter", settings.common.log_level, settings.common.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.api_port,
+        log_config=None,  # keep the JSON logging configured above
+        access_log=False,
+    )
+
+
+db = typer.Typer(no_args_is_help=True, help="The segmenter's snapshot store.")
+cli.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the snapshot store (BOOMERANG_SEGMENTER_DATABASE_URL) to the newest schema; worker and api do it too."""
+    from boomerang.segmenter.migrations import upgrade
+
+    settings = SegmenterSettings()
+    configure_logging("segmenter", settings.common.log_level, settings.common.log_json)
+    upgrade(settings.database_url)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import faust
+import mode
 import numpy as np
 
 from boomerang.segmenter import metrics
@@ -140,6 +141,15 @@ def create_faust_app(settings: SegmenterSettings, *, clock: Callable[[], datetim
         # faust runs tasks once the tables are recovered: the worker can process now.
         readiness.mark_started()
         log.info("worker_ready", startup_s=round(time.monotonic() - created, 3), app_id=app.conf.id)
+
+    @app.service
+    class SnapshotFlusher(mode.Service):
+        # The snapshot store's writer thread runs while the worker does; stopping flushes the rest.
+        async def on_start(self) -> None:
+            wired.snapshots.start()
+
+        async def on_stop(self) -> None:
+            await asyncio.to_thread(wired.snapshots.stop)
 
     install_views(app, wired.customers, readiness)
     return app

@@ -58,8 +58,10 @@ from boomerang.segmenter.domain import CustomerState, SegmentPolicy, SegmentTran
 from boomerang.segmenter.domain.lifecycle import StandingOf, Stepped, step, sweep
 from boomerang.segmenter.domain.policy import LifecyclePolicy
 from boomerang.segmenter.domain.scorecard import ScoreCard
+from boomerang.segmenter.domain.snapshots import TransitionRecord, customer_snapshot
 from boomerang.segmenter.domain.stages import Standing
 from boomerang.segmenter.service_layer.ports import CustomerStates, DueTimes, SegmentEvents, SourceRecord
+from boomerang.segmenter.service_layer.snapshots import Snapshots
 from boomerang.shared.events import CustomerScored, Envelope, SegmentChanged
 from boomerang.shared.logs import get_logger
 
@@ -95,6 +97,7 @@ class Segmentation:
         scorer: Scorer | None = None,
         retry_max_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        snapshots: Snapshots | None = None,
     ) -> None:
         self._states = states
         self._events = events
@@ -105,6 +108,7 @@ class Segmentation:
         self._clock = clock
         self._retry_max_s = retry_max_s
         self._sleep = sleep
+        self._snapshots = snapshots
 
     async def handle(self, record: SourceRecord) -> list[SegmentTransition]:
         """Process one source message; never raises for a bad message (it is dead-lettered)."""
@@ -166,12 +170,20 @@ class Segmentation:
         card = None
         if self._scorer is not None and new_state.evaluated_at is not None:
             card = self._scorer(new_state, new_state.evaluated_at)
+        scored: list[Envelope] = []
         if card is not None:
             scored = [customer_scored(key, new_state, card)]
             await self._until_acknowledged(lambda: self._events.publish_scores(scored))
         self._states.put(key, new_state)
         if self._due is not None:
             self._due.put(key, stepped.due_at)
+        if self._snapshots is not None:
+            # In memory only: a thread writes the snapshot store (service_layer.snapshots).
+            scores = scored[0].event().model_dump(mode="json") if scored else None
+            self._snapshots.record(
+                customer_snapshot(new_state, scores, self._clock()),
+                [transition_record(change, t) for change, t in zip(changes, transitions)],
+            )
         for transition in transitions:
             metrics.TRANSITIONS.labels(transition.to_segment).inc()
             log.info(
@@ -239,6 +251,20 @@ def segment_changed(key: str, transition: SegmentTransition, state: CustomerStat
             if transition.trigger_event_id
             else segment_elapsed_id(key, transition.dimension, transition.to_segment, transition.changed_at)
         ),
+    )
+
+
+def transition_record(change: Envelope, transition: SegmentTransition) -> TransitionRecord:
+    return TransitionRecord(
+        id=change.id,
+        store_id=change.store_id,
+        customer_id=change.customer_id,
+        dimension=transition.dimension,
+        from_segment=transition.from_segment,
+        to_segment=transition.to_segment,
+        reason=transition.reason,
+        detail=transition.detail,
+        changed_at=transition.changed_at,
     )
 
 
