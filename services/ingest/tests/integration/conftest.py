@@ -21,7 +21,7 @@ from boomerang.ingest.entrypoints.app import create_app
 from boomerang.ingest.service_layer import stores
 from boomerang.ingest.settings import IngestSettings
 from boomerang.shared.events import Envelope
-from boomerang.shared.kafka import COMMERCE_EVENTS
+from boomerang.shared.kafka import COMMERCE_EVENTS, TopicSpec
 from boomerang.shared.settings import CommonSettings
 
 
@@ -91,18 +91,30 @@ async def client(settings: IngestSettings, shop: Shop) -> AsyncIterator[httpx.As
 
 
 async def commerce_events(bootstrap: str, prefix: str) -> list[tuple[str, Envelope]]:
-    """Everything on the prefixed commerce topic so far, as (key, envelope).
+    """Everything on the prefixed commerce topic so far, as (key, envelope)."""
+    return await topic_events(bootstrap, prefix, COMMERCE_EVENTS)
+
+
+async def published(
+    settings: IngestSettings, spec: TopicSpec = COMMERCE_EVENTS
+) -> list[tuple[str, Envelope]]:
+    """What the app with these settings published on `spec`'s topic so far."""
+    return await topic_events(settings.common.kafka_bootstrap, settings.common.topic_prefix, spec)
+
+
+async def topic_events(bootstrap: str, prefix: str, spec: TopicSpec) -> list[tuple[str, Envelope]]:
+    """Everything on a prefixed topic so far, as (key, envelope).
 
     Reads up to the end offsets taken first: since ingest answers only after Kafka acked,
     whatever a request published is below them.
     """
-    topic = COMMERCE_EVENTS.named(prefix)
+    topic = spec.named(prefix)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(COMMERCE_EVENTS.partitions)]
+        partitions = [TopicPartition(topic, p) for p in range(spec.partitions)]
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
         records = []

@@ -12,7 +12,7 @@ from boomerang.ingest.bootstrap import store_admin
 from boomerang.ingest.service_layer import stores
 from boomerang.shared.events import CustomerIdentified, OrderPlaced, PageViewed
 
-from .conftest import basic, commerce_events, make_shop, raw_post
+from .conftest import basic, make_shop, published, raw_post
 
 pytestmark = pytest.mark.integration
 
@@ -46,9 +46,9 @@ async def test_identify_and_order_land_on_the_topic_keyed_by_customer(client, sh
         answer = await client.post(path, json=body, headers=basic(shop.key))
         assert (answer.status_code, answer.json()) == (200, {"success": True})
 
-    published = await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix)
-    assert [key for key, _ in published] == ["shop-a:cust-1", "shop-a:cust-1"]  # one partition, in order
-    (_, identified), (_, ordered) = published
+    on_topic = await published(settings)
+    assert [key for key, _ in on_topic] == ["shop-a:cust-1", "shop-a:cust-1"]  # one partition, in order
+    (_, identified), (_, ordered) = on_topic
     assert (identified.id, identified.store_id, identified.source) == ("msg-identify-1", "shop-a", "ingest")
     assert identified.event() == CustomerIdentified(
         email="ada@example.com",
@@ -71,7 +71,7 @@ async def test_identify_and_order_land_on_the_topic_keyed_by_customer(client, sh
 async def test_the_write_key_may_come_in_the_body(client, shop, settings):
     answer = await client.post("/v1/page", json={"writeKey": shop.key, "anonymousId": "a-1", "name": "Home"})
     assert answer.status_code == 200
-    [(key, envelope)] = await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix)
+    [(key, envelope)] = await published(settings)
     assert (key, envelope.event()) == ("shop-a:anon:a-1", PageViewed(name="Home"))
 
 
@@ -105,17 +105,25 @@ async def test_rejected_requests_get_their_code_and_field_and_publish_nothing(cl
             "/v1/identify",
             basic(shop.key),
             json.dumps({"userId": "u1", "traits": {"x": "y" * 40_000}}),
-            413,
+            400,
             "payload_too_large",
-            None,
+            "body",
         ),
         (
             "/v1/batch",
             basic(shop.key),
             json.dumps({"batch": [page] * 2501}),
-            413,
-            "payload_too_large",
+            400,
+            "too_many_events",
             "batch",
+        ),
+        (
+            "/v1/batch",
+            basic(shop.key),
+            json.dumps({"batch": [{**page, "properties": {"x": "y" * 30_000}}] * 18}),
+            400,
+            "payload_too_large",
+            "body",
         ),
         (
             "/v1/batch",
@@ -139,9 +147,9 @@ async def test_rejected_requests_get_their_code_and_field_and_publish_nothing(cl
     lying = await raw_post(
         str(client.base_url), "/v1/page", {**basic(shop.key), "Content-Length": "40000"}, b"{}"
     )
-    assert lying.startswith(b"HTTP/1.1 413") and b"payload_too_large" in lying
+    assert lying.startswith(b"HTTP/1.1 400") and b"payload_too_large" in lying
 
-    assert await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix) == []
+    assert await published(settings) == []
     metrics = (await client.get("/metrics")).text
     assert 'boomerang_ingest_events_rejected_total{code="invalid_phone",event_type="identify"}' in metrics
 
@@ -155,8 +163,8 @@ async def test_a_key_writes_only_its_own_store(client, shop, settings):
         "/v1/identify", json={**IDENTIFY, "messageId": "m-b"}, headers=basic(other.key)
     )
     assert answer.status_code == 200
-    published = await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix)
-    assert sorted((e.id, e.store_id, key) for key, e in published) == [
+    on_topic = await published(settings)
+    assert sorted((e.id, e.store_id, key) for key, e in on_topic) == [
         ("m-a", "shop-a", "shop-a:cust-1"),
         ("m-b", "shop-b", "shop-b:cust-1"),
     ]
@@ -177,8 +185,8 @@ async def test_a_repeated_message_id_is_published_once(client, shop, settings):
     assert [a.status_code for a in (first, again, *racing, batch)] == [200] * 8
     assert batch.json() == {"success": True, "accepted": 3, "deduplicated": 3, "rejected": []}
 
-    published = await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix)
-    assert sorted(e.id for _, e in published) == ["msg-order-1", "msg-race"]
+    on_topic = await published(settings)
+    assert sorted(e.id for _, e in on_topic) == ["msg-order-1", "msg-race"]
     metrics = (await client.get("/metrics")).text
     assert "boomerang_ingest_events_deduplicated_total" in metrics
 
@@ -208,8 +216,23 @@ async def test_a_batch_publishes_the_valid_calls_and_reports_the_rest(client, sh
         (1, "invalid_field", "batch[1].properties.products[0].price"),
         (3, "unsupported_type", "batch[3].type"),
     ]
-    published = await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix)
-    assert sorted(key for key, _ in published) == ["shop-a:anon:a-9", "shop-a:cust-1"]
+    on_topic = await published(settings)
+    assert sorted(key for key, _ in on_topic) == ["shop-a:anon:a-9", "shop-a:cust-1"]
+
+
+async def test_a_call_over_32_kb_inside_a_batch_is_refused_alone(client, shop, settings):
+    small = {"type": "page", "userId": "u1", "messageId": "small-1"}
+    large = {"type": "track", "userId": "u2", "event": "Big", "properties": {"blob": "x" * 33_000}}
+    just_under = {"type": "track", "userId": "u3", "event": "Fits", "properties": {"blob": "x" * 32_000}}
+    body = {"batch": [small, large, just_under]}
+    answer = await client.post("/v1/batch", json=body, headers=basic(shop.key))
+    assert answer.status_code == 200
+    assert answer.json()["accepted"] == 2
+    assert [(r["index"], r["code"], r["field"]) for r in answer.json()["rejected"]] == [
+        (1, "payload_too_large", "batch[1]")
+    ]
+    on_topic = await published(settings)
+    assert sorted(key for key, _ in on_topic) == ["shop-a:u1", "shop-a:u3"]
 
 
 async def test_ops_endpoints(client, shop):

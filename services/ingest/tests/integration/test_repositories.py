@@ -86,6 +86,14 @@ async def test_old_ids_are_forgotten(engine):
     assert await seen.seen_since("s1", ["old", "new"], T0 - timedelta(days=1)) == {"new"}
 
 
+async def test_old_ids_are_forgotten_a_few_at_a_time_yet_all(engine):
+    seen = SqlSeenMessages(engine)
+    await seen.remember("s1", [f"old{n}" for n in range(2600)], T0)  # more than two purge chunks
+    await seen.remember("s1", ["new"], T0 + timedelta(days=2))
+    assert await seen.forget_before(T0 + timedelta(days=1)) == 2600
+    assert await seen.seen_since("s1", ["old0", "old2599", "new"], T0 - timedelta(days=1)) == {"new"}
+
+
 async def test_a_full_batch_of_ids_fits(engine):
     seen = SqlSeenMessages(engine)
     ids = [f"m{n}" for n in range(2500)]

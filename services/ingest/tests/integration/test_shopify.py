@@ -15,7 +15,7 @@ from boomerang.ingest.settings import IngestSettings
 from boomerang.shared.events import CustomerIdentified, OrderPlaced, OrderRefunded
 
 from ..unit.shopify_fixtures import paid, payload
-from .conftest import Shop, commerce_events, make_shop, serving, settings_for
+from .conftest import Shop, make_shop, published, serving, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +49,6 @@ async def shop(settings: IngestSettings) -> Shop:
     shop = await make_shop(settings, "shop-a")
     await stores.set_shopify_secret(store_admin(settings), "shop-a", SECRET)
     return shop
-
-
-async def published(settings: IngestSettings):
-    return await commerce_events(settings.common.kafka_bootstrap, settings.common.topic_prefix)
 
 
 async def test_a_signed_order_lands_on_the_topic_as_order_placed(client, shop, settings):
@@ -147,14 +143,16 @@ async def test_a_signed_but_bad_payload_is_400_with_its_field(client, shop, sett
     assert await published(settings) == []
 
 
-async def test_bodies_over_the_limit_are_413(kafka_bootstrap, topic_prefix, tmp_path: Path):
+async def test_bodies_over_the_limit_are_400(kafka_bootstrap, topic_prefix, tmp_path: Path):
     settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, max_shopify_body_bytes=4096)
     await make_shop(settings, "shop-a")
     await stores.set_shopify_secret(store_admin(settings), "shop-a", SECRET)
     async with serving(settings) as client:
         order = payload("orders_create")  # about 9 KB
         answer = await post(client, "orders/create", order)
-        assert (answer.status_code, answer.json()["error"]["code"]) == (413, "payload_too_large")
+        error = answer.json()["error"]
+        assert (answer.status_code, error["code"], error["field"]) == (400, "payload_too_large", "body")
+        assert "4 KB (4,096 bytes)" in error["message"]
         small = payload("orders_create_guest")
         small["line_items"] = small["line_items"][:1]
         small.pop("billing_address")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from boomerang.ingest.domain.identity import Link
+from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.domain.stores import Store, WriteKey
+from boomerang.ingest.service_layer.ingest import Ingest
 from boomerang.ingest.service_layer.ports import KeyExists, StoreExists
 from boomerang.shared.events import Envelope
 from boomerang.shared.kafka import PublishFailed
@@ -148,3 +151,17 @@ class FakeIdentities:
         for key in doomed:
             del self.kept_events[key]
         return len(doomed)
+
+
+def fake_ingest(publisher: FakePublisher, now: datetime) -> Ingest:
+    """`Ingest` over fakes with the service's defaults: a new FakeSeen, a 24 h window, a clock
+    stopped at `now`, and ids `gen-0`, `gen-1`... for calls sent without one."""
+    ids = (f"gen-{n}" for n in itertools.count())
+    return Ingest(
+        seen=FakeSeen(),
+        publisher=publisher,
+        rules=Rules(),
+        dedup_window=timedelta(hours=24),
+        clock=lambda: now,
+        new_id=lambda: next(ids),
+    )

@@ -41,14 +41,18 @@ async def test_a_declared_length_over_the_limit_is_refused_unread():
     req, pulled = request([b"x" * 10], {"content-length": "101"})
     with pytest.raises(BoomerangError) as caught:
         await read_body(req, 100)
-    assert (caught.value.status_code, caught.value.code, pulled) == (413, "payload_too_large", [])
+    refused = caught.value
+    assert (refused.status_code, refused.code, refused.field, pulled) == (400, "payload_too_large", "body", [])
+    assert refused.message == (
+        "the body is larger than 100 bytes, the limit of POST /v1/track; nothing of it was accepted"
+    )
 
 
 async def test_an_undeclared_oversized_body_is_refused_without_reading_it_all():
     req, pulled = request([b"x" * 60] * 1000)  # chunked: no content-length
     with pytest.raises(BoomerangError) as caught:
         await read_body(req, 100)
-    assert caught.value.status_code == 413 and len(pulled) == 2
+    assert (caught.value.status_code, caught.value.code) == (400, "payload_too_large") and len(pulled) == 2
 
 
 async def test_gzip_bodies_are_inflated_within_the_limit():
@@ -61,7 +65,8 @@ async def test_a_gzip_bomb_is_too_large():
     req, _ = request([bomb], {"content-encoding": "gzip"})
     with pytest.raises(BoomerangError) as caught:
         await read_body(req, 32 * 1024)
-    assert caught.value.status_code == 413
+    assert (caught.value.status_code, caught.value.code) == (400, "payload_too_large")
+    assert "32 KB (32,768 bytes)" in caught.value.message
 
 
 async def test_other_encodings_are_unsupported():

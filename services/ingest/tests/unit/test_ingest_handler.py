@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from boomerang.ingest.domain.identity import republished
+from boomerang.ingest.domain.limits import OverLimit
 from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.domain.rejections import Rejected
 from boomerang.ingest.service_layer.identity import Stitching
 from boomerang.ingest.service_layer.ingest import BatchRejected, Ingest, KafkaUnavailable
-from boomerang.shared.errors import PayloadTooLarge
 from boomerang.shared.events import CustomerIdentified, IdentityLinked, PageViewed, ProductViewed
 
 from .fakes import FakeIdentities, FakePublisher, FakeSeen
@@ -201,10 +201,13 @@ async def test_batch_context_and_sent_at_apply_to_every_call(ingest, publisher):
     assert sent.time == START - timedelta(minutes=5)
 
 
-async def test_too_many_calls_in_a_batch_is_too_large(ingest):
-    with pytest.raises(PayloadTooLarge) as caught:
+async def test_too_many_calls_in_a_batch_refuse_the_whole_batch(ingest, publisher):
+    with pytest.raises(OverLimit) as caught:
         await ingest.batch({"batch": [page()] * 3}, store_id="s1", max_events=2)
-    assert (caught.value.status_code, caught.value.field) == (413, "batch")
+    refused = caught.value
+    assert (refused.status_code, refused.code, refused.field) == (400, "too_many_events", "batch")
+    assert "more than 2 events" in refused.message
+    assert publisher.published == []
 
 
 @pytest.mark.parametrize(

@@ -164,6 +164,7 @@ def test_phone_numbers_without_country_code_use_the_default_region():
         ({"phone": "+1 555 555 0123"}, "invalid_phone", "traits.phone"),
         ({"phone": "call me"}, "invalid_phone", "traits.phone"),
         ({"timezone": "Mars/Olympus"}, "invalid_timezone", "traits.timezone"),
+        ({"timezone": "x" * 300}, "invalid_timezone", "traits.timezone"),  # not a file name either
         ({"locale": "english please"}, "invalid_locale", "traits.locale"),
         ({"sms_consent": "maybe"}, "invalid_consent", "traits.sms_consent"),
         ({"first_name": {"a": 1}}, "invalid_field", "traits.first_name"),

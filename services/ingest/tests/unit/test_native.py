@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,12 +11,11 @@ import pytest
 from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.domain.native import NATIVE_EVENTS, native_items, to_envelope
 from boomerang.ingest.domain.rejections import Rejected
-from boomerang.ingest.service_layer.ingest import BatchRejected, Ingest
+from boomerang.ingest.service_layer.ingest import BatchRejected
 from boomerang.ingest.service_layer.native import NativeEvents
-from boomerang.shared.errors import PayloadTooLarge
 from boomerang.shared.events import CustomerIdentified, OrderPlaced
 
-from .fakes import FakePublisher, FakeSeen
+from .fakes import FakePublisher, fake_ingest
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
 ORDER = {
@@ -111,9 +110,8 @@ def test_only_commerce_events_a_shop_states_are_native():
 def test_a_body_is_one_event_or_a_list():
     assert native_items({"type": "t", "writeKey": "k"}, 10) == ([{"type": "t"}], False)
     assert native_items({"events": [{"type": "t"}], "writeKey": "k"}, 10) == ([{"type": "t"}], True)
-    with pytest.raises(PayloadTooLarge):
-        native_items({"events": [{}] * 11}, 10)
     for body, code, field in (
+        ({"events": [{}] * 11}, "too_many_events", "events"),
         ({"events": []}, "empty_batch", "events"),
         ({"events": {}}, "invalid_field", "events"),
         ({"events": [], "type": "t"}, "invalid_field", "type"),
@@ -131,15 +129,9 @@ def publisher() -> FakePublisher:
 @pytest.fixture
 def native(publisher) -> NativeEvents:
     ids = (f"gen-{n}" for n in itertools.count())
-    ingest = Ingest(
-        seen=FakeSeen(),
-        publisher=publisher,
-        rules=Rules(),
-        dedup_window=timedelta(hours=24),
-        clock=lambda: NOW,
-        new_id=lambda: "unused",
+    return NativeEvents(
+        ingest=fake_ingest(publisher, NOW), rules=Rules(), clock=lambda: NOW, new_id=lambda: next(ids)
     )
-    return NativeEvents(ingest=ingest, rules=Rules(), clock=lambda: NOW, new_id=lambda: next(ids))
 
 
 async def test_valid_events_are_published_and_invalid_ones_reported_with_their_path(native, publisher):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -12,10 +11,9 @@ from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.domain.rejections import Rejected
 from boomerang.ingest.domain.shopify import sign
 from boomerang.ingest.domain.stores import Store
-from boomerang.ingest.service_layer.ingest import Ingest
 from boomerang.ingest.service_layer.shopify import InvalidSignature, ShopifyWebhooks, delivery_ids
 
-from .fakes import FakePublisher, FakeSeen, FakeStores
+from .fakes import FakePublisher, FakeStores, fake_ingest
 from .shopify_fixtures import paid, payload
 
 NOW = datetime(2024, 9, 1, 12, tzinfo=timezone.utc)
@@ -54,16 +52,9 @@ def orders() -> FakeShopifyOrders:
 
 @pytest.fixture
 def webhooks(stores, publisher, orders) -> ShopifyWebhooks:
-    ids = (f"gen-{n}" for n in itertools.count())
-    ingest = Ingest(
-        seen=FakeSeen(),
-        publisher=publisher,
-        rules=Rules(),
-        dedup_window=timedelta(hours=24),
-        clock=lambda: NOW,
-        new_id=lambda: next(ids),
+    return ShopifyWebhooks(
+        stores=stores, orders=orders, ingest=fake_ingest(publisher, NOW), rules=Rules(), clock=lambda: NOW
     )
-    return ShopifyWebhooks(stores=stores, orders=orders, ingest=ingest, rules=Rules(), clock=lambda: NOW)
 
 
 async def test_only_the_stores_own_secret_signs_its_webhooks(webhooks):

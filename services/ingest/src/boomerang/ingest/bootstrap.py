@@ -13,14 +13,17 @@ from boomerang.ingest import metrics
 from boomerang.ingest.adapters.privacy import KafkaErasurePublisher
 from boomerang.ingest.adapters.publisher import KafkaCommercePublisher
 from boomerang.ingest.adapters.repositories import SqlIdentityRepository, SqlSeenMessages, SqlStoreRepository
+from boomerang.ingest.adapters.sql_worker import SqlWorker
 from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.migrations import upgrade
+from boomerang.ingest.service_layer.auth import CachedWriteKeys
 from boomerang.ingest.service_layer.claims import Claims
 from boomerang.ingest.service_layer.in_doubt import InDoubt
 from boomerang.ingest.service_layer.identity import CachedIdentities, Stitching
 from boomerang.ingest.service_layer.ingest import Ingest
 from boomerang.ingest.service_layer.native import NativeEvents
 from boomerang.ingest.service_layer.privacy import Erasures
+from boomerang.ingest.service_layer.ports import StoreRepository
 from boomerang.ingest.service_layer.rate_limit import RateLimiter
 from boomerang.ingest.settings import IngestSettings
 from boomerang.shared.db import make_engine
@@ -34,7 +37,7 @@ def utc_now() -> datetime:
 class Container:
     settings: IngestSettings
     engine: Engine
-    stores: SqlStoreRepository
+    stores: StoreRepository  # key lookups cached (write_key_cache_ttl_s)
     seen: SqlSeenMessages
     publisher: KafkaCommercePublisher
     ingest: Ingest
@@ -44,6 +47,7 @@ class Container:
     native: NativeEvents = field(kw_only=True)
     erasures: Erasures = field(kw_only=True)
     identities: CachedIdentities = field(kw_only=True)  # links and kept anonymous events
+    sql: SqlWorker = field(kw_only=True)  # the request path's SQL; closed before the engine
 
     def upgrade_schema(self) -> None:
         upgrade(self.settings.database_url)
@@ -52,14 +56,15 @@ class Container:
 def bootstrap(settings: IngestSettings, *, clock: Callable[[], datetime] = utc_now) -> Container:
     """Everything wired, nothing connected yet: the app's lifespan starts it."""
     engine = make_engine(settings.database_url)
-    seen = SqlSeenMessages(engine)
+    sql = SqlWorker(engine)  # one for the de-dup window and identity: they share commits
+    seen = SqlSeenMessages(engine, sql)
     publisher = KafkaCommercePublisher(
         settings.common.kafka_bootstrap,
         settings.common.topic_prefix,
         timeout_s=settings.publish_timeout_s,
         on_error=metrics.PRODUCER_ERRORS.inc,
     )
-    stores = SqlStoreRepository(engine)
+    stores = CachedWriteKeys(SqlStoreRepository(engine), ttl_s=settings.write_key_cache_ttl_s)
     claims = Claims()
     in_doubt = InDoubt(publisher, seen=seen, claims=claims, clock=clock)
     limiter = RateLimiter(
@@ -73,7 +78,7 @@ def bootstrap(settings: IngestSettings, *, clock: Callable[[], datetime] = utc_n
     metrics.PRODUCER_IN_FLIGHT.set_function(lambda: publisher.in_flight)
     metrics.EVENTS_IN_DOUBT.set_function(lambda: len(in_doubt))
     identities = CachedIdentities(
-        SqlIdentityRepository(engine), clock=clock, ttl=timedelta(seconds=settings.identity_cache_ttl_s)
+        SqlIdentityRepository(engine, sql), clock=clock, ttl=timedelta(seconds=settings.identity_cache_ttl_s)
     )
     ingest = Ingest(
         seen=seen,
@@ -98,7 +103,7 @@ def bootstrap(settings: IngestSettings, *, clock: Callable[[], datetime] = utc_n
     )
     return Container(
         settings, engine, stores, seen, publisher, ingest, clock,
-        in_doubt=in_doubt, limiter=limiter, native=native, erasures=erasures, identities=identities,
+        in_doubt=in_doubt, limiter=limiter, native=native, erasures=erasures, identities=identities, sql=sql,
     )  # fmt: skip
 
 

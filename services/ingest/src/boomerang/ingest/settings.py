@@ -14,6 +14,12 @@ class IngestSettings(ServiceSettings):
 
     port: int = 8001
     database_url: str = "sqlite:///build/data/ingest.db"
+    keep_alive_s: float = Field(
+        default=75,
+        gt=0,
+        description="an idle keep-alive connection is closed after this long; longer than a load "
+        "balancer's idle timeout (60 s on most), else it may send a request on a connection we just closed",
+    )
     max_event_bytes: int = Field(default=32 * 1024, description="body limit of /v1/identify, /track, /page")
     max_batch_bytes: int = Field(default=500 * 1024, description="body limit of /v1/batch")
     max_batch_events: int = 2500
@@ -38,6 +44,12 @@ class IngestSettings(ServiceSettings):
     )
     store_cache_ttl_s: float = Field(
         default=30, ge=0, description="how long a store's rate limit is cached before it is read again"
+    )
+    write_key_cache_ttl_s: float = Field(
+        default=10,
+        ge=0,
+        description="how long a replica trusts a write key it looked up: a key revoked elsewhere "
+        "(the CLI, another replica) is still accepted here for up to this long; 0 looks up every request",
     )
     default_phone_region: str = Field(default="US", description="region of phone numbers without +country")
     anonymous_event_retention_s: float = Field(

@@ -13,9 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from boomerang.ingest.domain.contacts import (
+    DEFAULT_CURRENCY,
     Consent,
     birthday,
+    consent_fields,
     consent_of,
+    currency_code,
+    first_present,
     normalise_email,
     normalise_phone,
     present,
@@ -37,7 +41,7 @@ from boomerang.ingest.domain.messages import (
     parse,
     sane_time,
 )
-from boomerang.ingest.domain.rejections import Rejected
+from boomerang.ingest.domain.rejections import Rejected, join_path
 from boomerang.shared.events import (
     CartViewed,
     CheckoutStarted,
@@ -106,6 +110,10 @@ class Rules:
     """The settings mapping depends on."""
 
     default_phone_region: str = "US"
+
+    def phone(self, value: Any, field: str) -> str:
+        """E.164; national numbers are read in the default region."""
+        return normalise_phone(value, field, self.default_phone_region)
 
 
 @dataclass(frozen=True)
@@ -208,28 +216,19 @@ def _call_type(value: str | None) -> str:
 
 def identified(message: Message, time: datetime, rules: Rules) -> CustomerIdentified:
     traits = message.traits
-    email = _first(traits, EMAIL_TRAITS, "traits", lambda v, f: normalise_email(v, f))
-    phone = _first(
-        traits, PHONE_TRAITS, "traits", lambda v, f: normalise_phone(v, f, rules.default_phone_region)
-    )
     # A day of slack: the customer's "today" may already be tomorrow in UTC.
     latest_birthday = (time + timedelta(days=1)).date()
-    email_consent = _consent(traits, EMAIL_CONSENT, time)
-    sms_consent = _consent(traits, SMS_CONSENT, time)
     return CustomerIdentified(
-        email=email,
-        phone=phone,
-        first_name=_first(traits, FIRST_NAME_TRAITS, "traits", _text),
-        last_name=_first(traits, LAST_NAME_TRAITS, "traits", _text),
+        email=_first(traits, EMAIL_TRAITS, normalise_email),
+        phone=_first(traits, PHONE_TRAITS, rules.phone),
+        first_name=_first(traits, FIRST_NAME_TRAITS, _text),
+        last_name=_first(traits, LAST_NAME_TRAITS, _text),
         timezone=_from_traits_or_context(traits, message.context.timezone, "timezone", valid_timezone),
         locale=_from_traits_or_context(traits, message.context.locale, "locale", valid_locale),
-        birthday=_first(traits, BIRTHDAY_TRAITS, "traits", lambda v, f: birthday(v, f, latest_birthday)),
-        email_marketing_consent=email_consent.subscribed if email_consent else None,
-        email_marketing_consent_source=email_consent.source if email_consent else None,
-        email_marketing_consent_at=email_consent.at if email_consent else None,
-        sms_marketing_consent=sms_consent.subscribed if sms_consent else None,
-        sms_marketing_consent_source=sms_consent.source if sms_consent else None,
-        sms_marketing_consent_at=sms_consent.at if sms_consent else None,
+        birthday=_first(traits, BIRTHDAY_TRAITS, lambda v, f: birthday(v, f, latest_birthday)),
+        **consent_fields(
+            email=_consent(traits, EMAIL_CONSENT, time), sms=_consent(traits, SMS_CONSENT, time)
+        ),
         traits={k: v for k, v in traits.items() if k not in MAPPED_TRAITS},
     )
 
@@ -284,8 +283,8 @@ def order_placed(message: Message, time: datetime, rules: Rules) -> OrderPlaced:
         discount=props.discount,
         coupon=props.coupon or None,
         lines=_lines(props.products),
-        email=_contact(message, "email", lambda v, f: normalise_email(v, f)),
-        phone=_contact(message, "phone", lambda v, f: normalise_phone(v, f, rules.default_phone_region)),
+        email=_contact(message, "email", normalise_email),
+        phone=_contact(message, "phone", rules.phone),
     )
 
 
@@ -321,11 +320,9 @@ def checkout_started(message: Message, time: datetime, rules: Rules) -> Checkout
     props = parse(CheckoutStartedProperties, message.properties, "properties")
     # Spec v2 names the transaction order_id on Checkout Started and checkout_id on its later
     # steps; a cart id is the last resort that still lets a reminder find the cart again.
-    checkout_id = props.checkout_id or props.order_id or props.cart_id
-    if not checkout_id:
-        raise Rejected(
-            "missing_field", "checkout_id (or order_id, or cart_id) is required", "properties.checkout_id"
-        )
+    checkout_id = first_id(
+        "properties", checkout_id=props.checkout_id, order_id=props.order_id, cart_id=props.cart_id
+    )
     return CheckoutStarted(
         checkout_id=checkout_id,
         started_at=time,
@@ -333,33 +330,20 @@ def checkout_started(message: Message, time: datetime, rules: Rules) -> Checkout
         total=_first_amount(props.total, props.value, props.revenue),
         lines=_lines(props.products),
         recovery_url=props.recovery_url or props.checkout_url,
-        email=_contact(message, "email", lambda v, f: normalise_email(v, f)),
-        phone=_contact(message, "phone", lambda v, f: normalise_phone(v, f, rules.default_phone_region)),
+        email=_contact(message, "email", normalise_email),
+        phone=_contact(message, "phone", rules.phone),
     )
 
 
 def product_viewed(message: Message, _time: datetime, _rules: Rules) -> ProductViewed:
     props = parse(ProductViewedProperties, message.properties, "properties")
-    return ProductViewed(
-        product_id=_product_id(props.product_id, props.sku, "properties"),
-        name=props.name,
-        category=props.category,
-        price=props.price,
-        url=props.url,
-    )
+    return ProductViewed(**_product(props))
 
 
 def product_added(message: Message, _time: datetime, _rules: Rules) -> ProductAddedToCart:
     props = parse(ProductAddedProperties, message.properties, "properties")
     return ProductAddedToCart(
-        product_id=_product_id(props.product_id, props.sku, "properties"),
-        cart_id=props.cart_id,
-        sku=props.sku,
-        name=props.name,
-        category=props.category,
-        price=props.price,
-        quantity=props.quantity,
-        url=props.url,
+        **_product(props), cart_id=props.cart_id, sku=props.sku, quantity=props.quantity
     )
 
 
@@ -422,31 +406,70 @@ MAPPERS: dict[str, Callable[[Message, datetime, Rules], Event]] = {
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _lines(products: list[ProductProperties]) -> list[OrderLine]:
-    return [_line(product, i) for i, product in enumerate(products)]
+def first_id(at: str, **ids: str | None) -> str:
+    """The first of the ids named that is there, e.g. `first_id(at, product_id=..., sku=...)`;
+    `missing_field` at the first name if none is."""
+    found = next((value for value in ids.values() if value), None)
+    if found is None:
+        first, *others = ids
+        instead = f" (or {', or '.join(others)})" if others else ""
+        raise Rejected("missing_field", f"{first}{instead} is required", join_path(at, first))
+    return found
 
 
-def _line(product: ProductProperties, index: int) -> OrderLine:
-    at = f"properties.products[{index}]"
-    product_id = _product_id(product.product_id, product.sku, at)
-    if product.price is None:
+def order_line(
+    at: str,
+    ids: dict[str, str | None],
+    *,
+    price: Decimal | None,
+    quantity: int,
+    sku: str | None = None,
+    name: str | None = None,
+    category: str | None = None,
+    url: str | None = None,
+) -> OrderLine:
+    """A line of an order, refund, checkout or cart, from any entrypoint: the product is the
+    first of `ids` there, and the price per unit is required."""
+    product_id = first_id(at, **ids)
+    if price is None:
         raise Rejected("missing_field", "price is required on order lines", f"{at}.price")
+    # A line without a name is still a sale; the id is the best label we have.
     return OrderLine(
         product_id=product_id,
-        sku=product.sku,
-        # A line without a name is still a sale; the id is the best label we have.
-        name=product.name or product_id,
-        category=product.category,
-        quantity=product.quantity,
-        unit_price=product.price,
-        url=product.url,
+        sku=sku,
+        name=name or product_id,
+        category=category,
+        quantity=quantity,
+        unit_price=price,
+        url=url,
     )
 
 
-def _product_id(product_id: str | None, sku: str | None, at: str) -> str:
-    if product_id or sku:
-        return product_id or sku  # type: ignore[return-value]
-    raise Rejected("missing_field", "product_id (or sku) is required", f"{at}.product_id")
+def _lines(products: list[ProductProperties]) -> list[OrderLine]:
+    return [
+        order_line(
+            f"properties.products[{index}]",
+            {"product_id": product.product_id, "sku": product.sku},
+            price=product.price,
+            quantity=product.quantity,
+            sku=product.sku,
+            name=product.name,
+            category=product.category,
+            url=product.url,
+        )
+        for index, product in enumerate(products)
+    ]
+
+
+def _product(props: ProductViewedProperties) -> dict[str, Any]:
+    """What Product Viewed and Product Added say of the product."""
+    return {
+        "product_id": first_id("properties", product_id=props.product_id, sku=props.sku),
+        "name": props.name,
+        "category": props.category,
+        "price": props.price,
+        "url": props.url,
+    }
 
 
 def _first_amount(*amounts: Decimal | None) -> Decimal | None:
@@ -454,22 +477,18 @@ def _first_amount(*amounts: Decimal | None) -> Decimal | None:
 
 
 def _currency(value: str | None) -> str:
-    if value is None or value == "":
-        return "USD"  # the E-commerce spec's default
-    if len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise Rejected(
-            "invalid_currency", "currency must be an ISO 4217 code like USD", "properties.currency"
-        )
-    return value.upper()
+    return currency_code(value or DEFAULT_CURRENCY, "properties.currency")
 
 
 def _contact(message: Message, name: str, normalise: Callable[[Any, str], str]) -> str | None:
     """An order's email/phone: from its properties, else from the traits the SDK attached."""
-    if present(message.properties.get(name)):
-        return normalise(message.properties[name], f"properties.{name}")
-    if present(message.context.traits.get(name)):
-        return normalise(message.context.traits[name], f"context.traits.{name}")
-    return None
+    return first_present(
+        (
+            (message.properties.get(name), f"properties.{name}"),
+            (message.context.traits.get(name), f"context.traits.{name}"),
+        ),
+        normalise,
+    )
 
 
 def _consent(traits: dict[str, Any], names: ConsentTraits, time: datetime) -> Consent | None:
@@ -493,9 +512,8 @@ def _present_name(traits: dict[str, Any], names: tuple[str, ...]) -> str | None:
     return next((name for name in names if present(traits.get(name))), None)
 
 
-def _first(traits: dict[str, Any], names: tuple[str, ...], at: str, read: Callable[[Any, str], Any]) -> Any:
-    name = _present_name(traits, names)
-    return read(traits[name], f"{at}.{name}") if name else None
+def _first(traits: dict[str, Any], names: tuple[str, ...], read: Callable[[Any, str], Any]) -> Any:
+    return first_present(((traits.get(name), f"traits.{name}") for name in names), read)
 
 
 def _from_traits_or_context(

@@ -25,6 +25,7 @@ from boomerang.ingest.domain.rejections import Rejected, join_path, path_of
 
 MAX_ID_LENGTH = 200
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 MAX_MONEY = Decimal("1e12")
 # Times outside these are a broken clock, and near datetime's limits arithmetic would overflow.
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -35,8 +36,17 @@ def sane_time(value: datetime) -> bool:
     return EARLIEST <= value < LATEST
 
 
+def as_utc_if_naive(value: datetime) -> datetime:
+    """Segment and Shopify times without an offset are UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 def _none_as_empty(value: Any) -> Any:
     return {} if value is None else value
+
+
+def _none_as_empty_list(value: Any) -> Any:
+    return [] if value is None else value
 
 
 def _blank_as_none(value: Any) -> Any:
@@ -51,6 +61,9 @@ MessageId = Annotated[
     Annotated[str, StringConstraints(max_length=128)] | None, BeforeValidator(_blank_as_none)
 ]
 Money = Annotated[Decimal | None, Field(ge=0, le=MAX_MONEY)]
+Quantity = Annotated[int, BeforeValidator(lambda v: 1 if v is None else v), Field(ge=1, le=1_000_000)]
+RequiredId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+ListOrNull = Annotated[list[T], BeforeValidator(_none_as_empty_list)]  # null is an empty list
 
 
 class Lenient(BaseModel):
@@ -85,82 +98,10 @@ class Message(Lenient):
     def _utc_when_naive(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        # Segment reads timestamps without an offset as UTC.
-        value = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        value = as_utc_if_naive(value)
         if not sane_time(value):
             raise PydanticCustomError("datetime_range", "must lie between 1970 and 2100")
         return value
-
-
-class ProductProperties(Lenient):
-    """One entry of `products[]` (E-commerce Spec v2)."""
-
-    product_id: OptionalId = None
-    sku: OptionalId = None
-    name: str | None = None
-    category: str | None = None
-    price: Money = None
-    quantity: Annotated[int, BeforeValidator(lambda v: 1 if v is None else v)] = Field(
-        default=1, ge=1, le=1_000_000
-    )
-    url: str | None = None
-
-
-RequiredId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
-Products = Annotated[list[ProductProperties], BeforeValidator(lambda v: [] if v is None else v)]
-Text = Annotated[Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(_blank_as_none)]
-
-
-class OrderCompletedProperties(Lenient):
-    order_id: RequiredId
-    total: Money = None
-    revenue: Money = None
-    subtotal: Money = None
-    tax: Money = None
-    shipping: Money = None
-    discount: Money = None
-    coupon: str | None = None
-    currency: str | None = None
-    products: Products = Field(default_factory=list)
-    email: Any = None
-    phone: Any = None
-
-
-class OrderRefundedProperties(Lenient):
-    """Spec v2 names only order_id; its example adds total, currency and the refunded products."""
-
-    order_id: RequiredId
-    refund_id: OptionalId = None
-    total: Money = None
-    revenue: Money = None
-    currency: str | None = None
-    products: Products = Field(default_factory=list)
-    reason: Text = None
-
-
-class OrderCancelledProperties(Lenient):
-    order_id: RequiredId
-    total: Money = None
-    revenue: Money = None
-    currency: str | None = None
-    reason: Text = None
-
-
-class CheckoutStartedProperties(Lenient):
-    """Spec v2 identifies a checkout by order_id here (checkout_id on the later checkout steps)."""
-
-    checkout_id: OptionalId = None
-    order_id: OptionalId = None
-    cart_id: OptionalId = None
-    total: Money = None
-    value: Money = None
-    revenue: Money = None
-    currency: str | None = None
-    products: Products = Field(default_factory=list)
-    recovery_url: Text = None
-    checkout_url: Text = None
-    email: Any = None
-    phone: Any = None
 
 
 class ProductViewedProperties(Lenient):
@@ -172,11 +113,67 @@ class ProductViewedProperties(Lenient):
     url: str | None = None
 
 
-class ProductAddedProperties(ProductViewedProperties):
+class ProductProperties(ProductViewedProperties):
+    """One entry of `products[]` (E-commerce Spec v2)."""
+
+    quantity: Quantity = 1
+
+
+class ProductAddedProperties(ProductProperties):
     cart_id: OptionalId = None
-    quantity: Annotated[int, BeforeValidator(lambda v: 1 if v is None else v)] = Field(
-        default=1, ge=1, le=1_000_000
-    )
+
+
+Products = ListOrNull[ProductProperties]
+Text = Annotated[Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(_blank_as_none)]
+
+
+class _Amounts(Lenient):
+    """What every order-like event may say it is worth: spec v2's total, older integrations'
+    revenue, and the currency of both."""
+
+    total: Money = None
+    revenue: Money = None
+    currency: str | None = None
+
+
+class OrderCompletedProperties(_Amounts):
+    order_id: RequiredId
+    subtotal: Money = None
+    tax: Money = None
+    shipping: Money = None
+    discount: Money = None
+    coupon: str | None = None
+    products: Products = Field(default_factory=list)
+    email: Any = None
+    phone: Any = None
+
+
+class OrderRefundedProperties(_Amounts):
+    """Spec v2 names only order_id; its example adds total, currency and the refunded products."""
+
+    order_id: RequiredId
+    refund_id: OptionalId = None
+    products: Products = Field(default_factory=list)
+    reason: Text = None
+
+
+class OrderCancelledProperties(_Amounts):
+    order_id: RequiredId
+    reason: Text = None
+
+
+class CheckoutStartedProperties(_Amounts):
+    """Spec v2 identifies a checkout by order_id here (checkout_id on the later checkout steps)."""
+
+    checkout_id: OptionalId = None
+    order_id: OptionalId = None
+    cart_id: OptionalId = None
+    value: Money = None
+    products: Products = Field(default_factory=list)
+    recovery_url: Text = None
+    checkout_url: Text = None
+    email: Any = None
+    phone: Any = None
 
 
 class CartViewedProperties(Lenient):
@@ -192,7 +189,8 @@ class PageProperties(Lenient):
 
 
 def parse(model: type[M], data: Any, at: str = "") -> M:
-    """Validate `data`, turning the first pydantic error into a rejection with its field path."""
+    """Validate `data`, turning the first pydantic error into a rejection with its field path
+    (below `at`). Every entrypoint's models are checked through here."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -205,7 +203,7 @@ def _code_of(error: Any) -> str:
     kind = error["type"]
     if kind == "missing":
         return "missing_field"
-    if kind.startswith(("datetime", "date_")):
+    if kind.startswith(("datetime", "date_", "timezone_")):  # timezone_: a time without its offset
         return "invalid_timestamp"
     return "invalid_field"
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from boomerang.ingest.domain.contacts import normalise_email, normalise_phone, valid_locale, valid_timezone
+from boomerang.ingest.domain.batch import listed_items
+from boomerang.ingest.domain.contacts import currency_code, normalise_email, valid_locale, valid_timezone
 from boomerang.ingest.domain.mapping import Rules
-from boomerang.ingest.domain.messages import MAX_MONEY
-from boomerang.ingest.domain.rejections import Rejected, join_path, path_of
-from boomerang.shared.errors import PayloadTooLarge
+from boomerang.ingest.domain.messages import MAX_MONEY, parse
+from boomerang.ingest.domain.rejections import Rejected, join_path
 from boomerang.shared.events import (
     CartViewed,
     CheckoutStarted,
@@ -61,7 +61,6 @@ NATIVE_EVENTS: dict[str, type[Event]] = {
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-M = TypeVar("M", bound=BaseModel)
 MAX_INT = 10**12  # beyond any count or amount a shop has; keeps consumers' arithmetic finite
 
 
@@ -84,21 +83,14 @@ def native_items(body: dict[str, Any], max_events: int) -> tuple[list[Any], bool
     extra = sorted(set(body) - {"events", "writeKey"})
     if extra:
         raise Rejected("invalid_field", "a list of events has only events (and writeKey)", extra[0])
-    items = body["events"]
-    if not isinstance(items, list):
-        raise Rejected("invalid_field", "events must be a list of events", "events")
-    if len(items) > max_events:
-        raise PayloadTooLarge(f"a request holds at most {max_events} events", field="events")
-    if not items:
-        raise Rejected("empty_batch", "events has no events", "events")
-    return items, True
+    return listed_items(body, "events", max_events), True
 
 
 def to_envelope(raw: Any, *, store_id: str, received_at: datetime, new_id: str, rules: Rules) -> Envelope:
     """One native event, checked and wrapped; `new_id` is used when the shop sent no id."""
     if not isinstance(raw, dict):
         raise Rejected("invalid_field", "an event must be a JSON object")
-    wrapper = _checked(NativeEvent, raw)
+    wrapper = parse(NativeEvent, raw)
     model = NATIVE_EVENTS.get(wrapper.type)
     if model is None:
         raise Rejected(
@@ -106,7 +98,7 @@ def to_envelope(raw: Any, *, store_id: str, received_at: datetime, new_id: str, 
             f"type {wrapper.type[:100]!r} is not an event a shop can send; GET /v1/schemas lists them",
             "type",
         )
-    event = _normalised(_checked(model, wrapper.data, "data"), rules)
+    event = _normalised(parse(model, wrapper.data, "data"), rules)
     _check_bounds(event, "data")
     return Envelope.wrap(
         event,
@@ -118,25 +110,6 @@ def to_envelope(raw: Any, *, store_id: str, received_at: datetime, new_id: str, 
     )
 
 
-def _checked(model: type[M], data: Any, at: str = "") -> M:
-    """Validate `data`; the first error becomes the rejection, with its field path."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise Rejected(
-            _code_of(error["type"]), str(error["msg"]), join_path(at, path_of(error["loc"]))
-        ) from None
-
-
-def _code_of(kind: str) -> str:
-    if kind == "missing":
-        return "missing_field"
-    if kind.startswith(("datetime", "date_", "timezone_")):
-        return "invalid_timestamp"
-    return "invalid_field"
-
-
 def _without_key(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "writeKey"}
 
@@ -144,11 +117,11 @@ def _without_key(body: dict[str, Any]) -> dict[str, Any]:
 def _normalised(event: Event, rules: Rules) -> Event:
     """Contacts in one form for every service, as the Segment mapping leaves them."""
     checks = {
-        "email": lambda v, f: normalise_email(v, f),
-        "phone": lambda v, f: normalise_phone(v, f, rules.default_phone_region),
+        "email": normalise_email,
+        "phone": rules.phone,
         "timezone": valid_timezone,
         "locale": valid_locale,
-        "currency": _currency,
+        "currency": currency_code,
     }
     updates = {
         name: check(getattr(event, name), f"data.{name}")
@@ -156,12 +129,6 @@ def _normalised(event: Event, rules: Rules) -> Event:
         if getattr(event, name, None) is not None
     }
     return event.model_copy(update=updates) if updates else event
-
-
-def _currency(value: str, field: str) -> str:
-    if len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise Rejected("invalid_currency", "currency must be an ISO 4217 code like USD", field)
-    return value.upper()
 
 
 def _check_bounds(model: BaseModel, at: str) -> None:

@@ -16,15 +16,31 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator
 
-from boomerang.ingest.domain.contacts import normalise_email, normalise_phone, present
-from boomerang.ingest.domain.mapping import Rules
-from boomerang.ingest.domain.messages import MAX_MONEY, Lenient, OptionalId, parse
+from boomerang.ingest.domain.contacts import (
+    DEFAULT_CURRENCY,
+    Consent,
+    consent_fields,
+    currency_code,
+    first_present,
+    normalise_email,
+)
+from boomerang.ingest.domain.mapping import Rules, first_id, order_line
+from boomerang.ingest.domain.messages import (
+    Lenient,
+    ListOrNull,
+    Money,
+    OptionalId,
+    Quantity,
+    RequiredId,
+    as_utc_if_naive,
+    parse,
+)
 from boomerang.ingest.domain.rejections import Rejected
 from boomerang.shared.events import (
     CheckoutStarted,
@@ -46,20 +62,7 @@ _SUBSCRIBED = "subscribed"
 _NOT_SUBSCRIBED = frozenset({"not_subscribed", "unsubscribed", "pending", "redacted", "invalid"})
 
 
-def _none_as_empty_list(value: Any) -> Any:
-    return [] if value is None else value
-
-
-def _utc_when_naive(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-Money = Annotated[Decimal | None, Field(ge=0, le=MAX_MONEY)]
 Timestamp = Annotated[datetime | None, BeforeValidator(lambda v: None if v == "" else v)]
-Quantity = Annotated[int, BeforeValidator(lambda v: 1 if v is None else v), Field(ge=1, le=1_000_000)]
-RequiredId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Payload(Lenient):
@@ -68,10 +71,10 @@ class _Payload(Lenient):
     @field_validator("*", mode="after")
     @classmethod
     def _aware(cls, value: Any) -> Any:
-        return _utc_when_naive(value) if isinstance(value, datetime) else value
+        return as_utc_if_naive(value) if isinstance(value, datetime) else value
 
 
-class Consent(_Payload):
+class MarketingConsent(_Payload):
     state: str | None = None
     opt_in_level: str | None = None
     consent_updated_at: Timestamp = None
@@ -84,8 +87,8 @@ class Customer(_Payload):
     phone: Any = None
     first_name: str | None = None
     last_name: str | None = None
-    email_marketing_consent: Consent | None = None
-    sms_marketing_consent: Consent | None = None
+    email_marketing_consent: MarketingConsent | None = None
+    sms_marketing_consent: MarketingConsent | None = None
     # Before API 2022-04 email consent was one boolean; some shops' apps still send it.
     accepts_marketing: bool | None = None
     accepts_marketing_updated_at: Timestamp = None
@@ -132,10 +135,8 @@ class Order(_Payload):
     total_tax: Money = None
     total_discounts: Money = None
     total_shipping_price_set: MoneySet | None = None
-    discount_codes: Annotated[list[DiscountCode], BeforeValidator(_none_as_empty_list)] = Field(
-        default_factory=list
-    )
-    line_items: Annotated[list[LineItem], BeforeValidator(_none_as_empty_list)] = Field(default_factory=list)
+    discount_codes: ListOrNull[DiscountCode] = Field(default_factory=list)
+    line_items: ListOrNull[LineItem] = Field(default_factory=list)
     customer: Customer | None = None
     checkout_token: OptionalId = None
 
@@ -158,12 +159,8 @@ class Refund(_Payload):
     created_at: Timestamp = None
     processed_at: Timestamp = None
     note: str | None = None
-    refund_line_items: Annotated[list[RefundLine], BeforeValidator(_none_as_empty_list)] = Field(
-        default_factory=list
-    )
-    transactions: Annotated[list[Transaction], BeforeValidator(_none_as_empty_list)] = Field(
-        default_factory=list
-    )
+    refund_line_items: ListOrNull[RefundLine] = Field(default_factory=list)
+    transactions: ListOrNull[Transaction] = Field(default_factory=list)
 
 
 class Checkout(_Payload):
@@ -175,7 +172,7 @@ class Checkout(_Payload):
     currency: str | None = None
     presentment_currency: str | None = None
     total_price: Money = None
-    line_items: Annotated[list[LineItem], BeforeValidator(_none_as_empty_list)] = Field(default_factory=list)
+    line_items: ListOrNull[LineItem] = Field(default_factory=list)
     abandoned_checkout_url: str | None = None
     customer: Customer | None = None
 
@@ -306,21 +303,16 @@ def customer_identified(payload: dict[str, Any], store_id: str, rules: Rules) ->
     if not customer.id:
         raise Rejected("missing_field", "id is required", "id")
     time = _first_time(customer, ("updated_at", "created_at"))
-    email_consent = _email_consent(customer)
     sms = customer.sms_marketing_consent
     event = CustomerIdentified(
-        email=_contact(customer.email, "email", lambda v, f: normalise_email(v, f)),
-        phone=_contact(
-            customer.phone, "phone", lambda v, f: normalise_phone(v, f, rules.default_phone_region)
-        ),
+        email=first_present([(customer.email, "email")], normalise_email),
+        phone=first_present([(customer.phone, "phone")], rules.phone),
         first_name=customer.first_name or None,
         last_name=customer.last_name or None,
-        email_marketing_consent=email_consent[0],
-        email_marketing_consent_source=email_consent[1],
-        email_marketing_consent_at=email_consent[2],
-        sms_marketing_consent=_consented(sms),
-        sms_marketing_consent_source=_consent_source(sms, sms.consent_collected_from if sms else None),
-        sms_marketing_consent_at=sms.consent_updated_at if sms else None,
+        **consent_fields(
+            email=_email_consent(customer),
+            sms=_consent(sms, sms.consent_collected_from if sms else None),
+        ),
     )
     # Two updates within Shopify's one-second resolution differ in content, so the content is
     # part of the id: only a true repeat of the same update is a duplicate.
@@ -332,9 +324,7 @@ def customer_identified(payload: dict[str, Any], store_id: str, rules: Rules) ->
 def checkout_started(payload: dict[str, Any], store_id: str, rules: Rules) -> Mapped:
     """checkouts/create: totals are in the buyer's (presentment) currency."""
     checkout = parse(Checkout, payload)
-    checkout_id = checkout.token or checkout.id
-    if not checkout_id:
-        raise Rejected("missing_field", "token (or id) is required", "token")
+    checkout_id = first_id("", token=checkout.token, id=checkout.id)
     started_at = _first_time(checkout, ("created_at",))
     event = CheckoutStarted(
         checkout_id=checkout_id,
@@ -343,10 +333,8 @@ def checkout_started(payload: dict[str, Any], store_id: str, rules: Rules) -> Ma
         total=checkout.total_price,
         lines=[_line(item, f"line_items[{i}]") for i, item in enumerate(checkout.line_items)],
         recovery_url=checkout.abandoned_checkout_url or None,
-        email=_contact(checkout.email, "email", lambda v, f: normalise_email(v, f)),
-        phone=_contact(
-            checkout.phone, "phone", lambda v, f: normalise_phone(v, f, rules.default_phone_region)
-        ),
+        email=first_present([(checkout.email, "email")], normalise_email),
+        phone=first_present([(checkout.phone, "phone")], rules.phone),
     )
     customer_id = _customer_id(checkout.customer) or guest_of_checkout(checkout_id)
     return Mapped(_id(store_id, "checkout-started", checkout_id), event, started_at, customer_id)
@@ -393,11 +381,8 @@ def _first_time(model: _Payload, names: tuple[str, ...]) -> datetime:
 
 
 def _currency(value: str | None, field: str) -> str:
-    if not value:
-        return "USD"  # Shopify always sends one; the Segment API's default otherwise
-    if len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise Rejected("invalid_currency", "currency must be an ISO 4217 code like USD", field)
-    return value.upper()
+    # Shopify always sends one; without it, the Segment API's default.
+    return currency_code(value or DEFAULT_CURRENCY, field)
 
 
 def _shop_amount(money: MoneySet | None) -> Decimal | None:
@@ -408,17 +393,13 @@ def _shop_amount(money: MoneySet | None) -> Decimal | None:
 
 def _line(item: LineItem, at: str, *, quantity: int | None = None) -> OrderLine:
     # Custom line items have no product; their SKU, then their title, is what identifies them.
-    product_id = item.product_id or item.sku or item.title
-    if not product_id:
-        raise Rejected("missing_field", "product_id (or sku or title) is required", f"{at}.product_id")
-    if item.price is None:
-        raise Rejected("missing_field", "price is required on line items", f"{at}.price")
-    return OrderLine(
-        product_id=product_id,
-        sku=item.sku,
-        name=item.name or item.title or product_id,
+    return order_line(
+        at,
+        {"product_id": item.product_id, "sku": item.sku, "title": item.title},
+        price=item.price,
         quantity=quantity or item.quantity,
-        unit_price=item.price,
+        sku=item.sku,
+        name=item.name or item.title,
     )
 
 
@@ -438,33 +419,27 @@ def _refunded_money(transactions: list[Transaction]) -> tuple[Decimal, str]:
     return amount, currencies.pop() if currencies else "USD"
 
 
-def _contact(value: Any, field: str, normalise: Callable[[Any, str], str]) -> str | None:
-    return normalise(value, field) if present(value) else None
-
-
 def _email(order: Order) -> str | None:
     """The order's own contact first (what the buyer typed at checkout), then the customer's."""
-    for value, field in (
-        (order.email, "email"),
-        (order.contact_email, "contact_email"),
-        (order.customer.email if order.customer else None, "customer.email"),
-    ):
-        if present(value):
-            return normalise_email(value, field)
-    return None
+    customer = order.customer
+    return first_present(
+        [
+            (order.email, "email"),
+            (order.contact_email, "contact_email"),
+            (customer.email if customer else None, "customer.email"),
+        ],
+        normalise_email,
+    )
 
 
 def _phone(order: Order, rules: Rules) -> str | None:
-    for value, field in (
-        (order.phone, "phone"),
-        (order.customer.phone if order.customer else None, "customer.phone"),
-    ):
-        if present(value):
-            return normalise_phone(value, field, rules.default_phone_region)
-    return None
+    customer = order.customer
+    return first_present(
+        [(order.phone, "phone"), (customer.phone if customer else None, "customer.phone")], rules.phone
+    )
 
 
-def _consented(consent: Consent | None) -> bool | None:
+def _consented(consent: MarketingConsent | None) -> bool | None:
     """True only for `subscribed`; None when Shopify said nothing (or a state it added later)."""
     if consent is None or not consent.state:
         return None
@@ -474,20 +449,24 @@ def _consented(consent: Consent | None) -> bool | None:
     return False if state in _NOT_SUBSCRIBED else None
 
 
-def _consent_source(consent: Consent | None, collected_from: str | None) -> str | None:
-    """`shopify` or `other` (collected outside Shopify and imported), with the opt-in level:
-    e.g. `shopify:confirmed_opt_in`."""
-    if _consented(consent) is None or consent is None:
+def _consent(consent: MarketingConsent | None, collected_from: str | None) -> Consent | None:
+    """The consent Shopify reports, if it says one. The source is `shopify` or `other`
+    (collected outside Shopify and imported) with the opt-in level: `shopify:confirmed_opt_in`."""
+    given = _consented(consent)
+    if given is None or consent is None:
         return None
     where = (collected_from or "shopify").strip().lower()
-    return f"{where}:{consent.opt_in_level}" if consent.opt_in_level else where
+    source = f"{where}:{consent.opt_in_level}" if consent.opt_in_level else where
+    return Consent(subscribed=given, source=source, at=consent.consent_updated_at)
 
 
-def _email_consent(customer: Customer) -> tuple[bool | None, str | None, datetime | None]:
-    consent = customer.email_marketing_consent
-    given = _consented(consent)
-    if given is not None and consent is not None:
-        return given, _consent_source(consent, None), consent.consent_updated_at
+def _email_consent(customer: Customer) -> Consent | None:
+    if (consent := _consent(customer.email_marketing_consent, None)) is not None:
+        return consent
     if customer.accepts_marketing is not None:
-        return customer.accepts_marketing, "shopify:accepts_marketing", customer.accepts_marketing_updated_at
-    return None, None, None
+        return Consent(
+            subscribed=customer.accepts_marketing,
+            source="shopify:accepts_marketing",
+            at=customer.accepts_marketing_updated_at,
+        )
+    return None

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from boomerang.ingest import metrics
-from boomerang.ingest.domain.rejections import Rejection
-from boomerang.ingest.entrypoints.bodies import parse_json, read_body, write_key_from_header
+from boomerang.ingest.entrypoints.bodies import authenticated_body
 from boomerang.ingest.entrypoints.openapi import segment_operation
-from boomerang.ingest.service_layer.auth import store_of_key
+from boomerang.ingest.entrypoints.reports import log_refused, report_ingested
+from boomerang.ingest.entrypoints.routes import PlainRoute
 from boomerang.ingest.service_layer.ingest import BatchRejected, Ingest, Outcome
 from boomerang.ingest.service_layer.ports import StoreRepository
 from boomerang.ingest.settings import IngestSettings
 from boomerang.shared.errors import BoomerangError
-from boomerang.shared.logs import get_logger
-
-log = get_logger(__name__)
 
 
 class State(TypedDict):
@@ -37,13 +33,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "invalid event (error.code, error.field)",
         401: "missing_write_key / invalid_write_key",
-        413: "payload_too_large",
         429: "rate_limited: the store is over its events/s (Retry-After)",
         503: "kafka_unavailable (Retry-After)",
     }.items()
 }
 
-router = APIRouter(prefix="/v1", tags=["segment"], responses=_ERRORS)
+router = APIRouter(prefix="/v1", tags=["segment"], responses=_ERRORS, route_class=PlainRoute)
 
 
 @router.post("/identify", openapi_extra=segment_operation("SegmentIdentify"))
@@ -81,20 +76,27 @@ async def batch(request: Request) -> JSONResponse:
     settings: IngestSettings = request.state.settings
     body: dict[str, Any] = {}
     try:
-        body, store_id = await _authenticated_body(request, settings.max_batch_bytes)
+        sent = await authenticated_body(request, request.state.stores, settings.max_batch_bytes)
+        body, store_id = sent.body, sent.store_id
         outcome: Outcome = await request.state.ingest.batch(
-            body, store_id=store_id, max_events=settings.max_batch_events
+            body,
+            store_id=store_id,
+            max_events=settings.max_batch_events,
+            max_event_bytes=settings.max_event_bytes,
+            body_bytes=sent.size,
         )
     except BatchRejected as exc:
         for rejection in exc.rejected:
             metrics.count_refusal(rejection.code, _batch_item_type(body, rejection.index))
-        _log_refusal(exc, "batch")
+        log_refused(exc, "batch")
         raise
     except BoomerangError as exc:
         metrics.count_refusal(exc.code, "batch")
-        _log_refusal(exc, "batch")
+        log_refused(exc, "batch")
         raise
-    _count(outcome, "batch", store_id, rejected_type=lambda r: _batch_item_type(body, r.index))
+    report_ingested(
+        outcome, endpoint="batch", store_id=store_id, rejected_type=lambda r: _batch_item_type(body, r.index)
+    )
     return JSONResponse(
         {
             "success": True,
@@ -108,32 +110,14 @@ async def batch(request: Request) -> JSONResponse:
 async def _single(request: Request, call: str) -> JSONResponse:
     settings: IngestSettings = request.state.settings
     try:
-        body, store_id = await _authenticated_body(request, settings.max_event_bytes)
+        body, store_id, _ = await authenticated_body(request, request.state.stores, settings.max_event_bytes)
         outcome: Outcome = await request.state.ingest.one(body, call=call, store_id=store_id)
     except BoomerangError as exc:
         metrics.count_refusal(exc.code, call)
-        _log_refusal(exc, call)
+        log_refused(exc, call)
         raise
-    _count(outcome, call, store_id, rejected_type=lambda _: call)
+    report_ingested(outcome, endpoint=call, store_id=store_id, rejected_type=lambda _: call)
     return JSONResponse({"success": True})
-
-
-async def _authenticated_body(request: Request, limit: int) -> tuple[dict[str, Any], str]:
-    """Size first (cheap), then the header key before parsing; a body key only after parsing."""
-    stores: StoreRepository = request.state.stores
-    raw = await read_body(request, limit)
-    header_key = write_key_from_header(request.headers.get("authorization"))
-    store_id = await store_of_key(stores, header_key) if header_key else None
-    body = parse_json(raw)
-    if store_id is None:
-        body_key = body.get("writeKey")
-        store_id = await store_of_key(stores, body_key if isinstance(body_key, str) else None)
-    return body, store_id
-
-
-def _log_refusal(exc: BoomerangError, endpoint: str) -> None:
-    # Code and field path only: the offending value may be an email or a phone number.
-    log.info("request_refused", endpoint=endpoint, status=exc.status_code, code=exc.code, field=exc.field)
 
 
 def _batch_item_type(body: dict[str, Any], index: int) -> str:
@@ -141,18 +125,3 @@ def _batch_item_type(body: dict[str, Any], index: int) -> str:
     items = body.get("batch")
     item = items[index] if isinstance(items, list) and 0 <= index < len(items) else None
     return metrics.call_type(item.get("type") if isinstance(item, dict) else None)
-
-
-def _count(
-    outcome: Outcome, endpoint: str, store_id: str, *, rejected_type: Callable[[Rejection], str]
-) -> None:
-    log.info(
-        "events_ingested",
-        store_id=store_id,
-        endpoint=endpoint,
-        accepted=outcome.accepted,
-        published=len(outcome.published),
-        duplicates=outcome.duplicates,
-        rejected=len(outcome.rejected),
-    )
-    metrics.count_delivery(outcome, rejected_type)

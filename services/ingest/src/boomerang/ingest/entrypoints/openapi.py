@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from fastapi import FastAPI
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
+from boomerang.ingest.domain.mapping import EMAIL_CONSENT, SMS_CONSENT, ConsentTraits
 from boomerang.ingest.domain.native import NATIVE_EVENTS, CustomerId, EventId
 
 REF = "#/components/schemas/{model}"
@@ -51,16 +53,72 @@ class SegmentCommon(_Open):
     integrations: dict[str, Any] | None = None
 
 
-class SegmentTraits(_Open):
+ConsentFlag = Annotated[
+    Union[bool, str],
+    Field(
+        description="true/false, or one of the strings true/false/yes/no/1/0/subscribed/"
+        "unsubscribed/not_subscribed/opted_in/opted_out (anything else is invalid_consent)"
+    ),
+]
+
+
+class SegmentConsent(_Open):
+    """A marketing consent in one trait, with where and when it was given."""
+
+    subscribed: ConsentFlag
+    source: str | None = Field(
+        default=None, max_length=100, description="where it was collected, e.g. checkout; default segment"
+    )
+    at: datetime | None = Field(default=None, description="when it was given; default the event's time")
+
+
+class _SegmentTraits(_Open):
     email: str | None = None
     phone: str | None = Field(default=None, description="E.164, or national in the default region")
-    firstName: str | None = None
-    lastName: str | None = None
+    firstName: str | None = Field(default=None, max_length=200, description="also first_name")
+    first_name: str | None = Field(default=None, max_length=200)
+    lastName: str | None = Field(default=None, max_length=200, description="also last_name")
+    last_name: str | None = Field(default=None, max_length=200)
     timezone: str | None = Field(default=None, description="IANA name, e.g. Europe/Amsterdam")
-    locale: str | None = Field(default=None, description="e.g. en-US")
-    birthday: date | None = None
-    email_consent: bool | str | None = Field(default=None, description="email marketing consent")
-    sms_consent: bool | str | None = Field(default=None, description="SMS marketing consent")
+    locale: str | None = Field(default=None, description="a language tag, e.g. en-US (en_US reads as en-US)")
+    birthday: date | datetime | None = Field(
+        default=None,
+        description="an ISO date (1990-05-17), or a date-time whose calendar date is taken as written; "
+        "from 1900 to today",
+    )
+
+
+def _consent_traits(names: ConsentTraits, what: str) -> dict[str, Any]:
+    """The traits of one consent, by every name ingest reads (the first present wins)."""
+    read = (
+        f"{what} marketing consent, a flag or {{subscribed, source, at}}; "
+        f"the first present of {'/'.join(names.flags)} counts"
+    )
+    fields: dict[str, Any] = {
+        flag: (Union[ConsentFlag, SegmentConsent, None], Field(default=None, description=read))
+        for flag in names.flags
+    }
+    for source in names.sources:
+        fields[source] = (
+            str | None,
+            Field(default=None, max_length=100, description=f"where the {what} consent flag was collected"),
+        )
+    for at in names.times:
+        fields[at] = (
+            datetime | None,
+            Field(default=None, description=f"when the {what} consent flag was given (no offset: UTC)"),
+        )
+    return fields
+
+
+SegmentTraits = create_model(
+    "SegmentTraits",
+    __base__=_SegmentTraits,
+    __doc__="The traits ingest reads (any others are kept as they are). A consent's source and time "
+    "traits count only beside its flag; the object form carries its own.",
+    **_consent_traits(EMAIL_CONSENT, "email"),
+    **_consent_traits(SMS_CONSENT, "SMS"),
+)
 
 
 class SegmentIdentify(SegmentCommon):
@@ -114,6 +172,113 @@ class SegmentBatch(_Open):
     context: SegmentContext | None = Field(default=None, description="merged into every call's")
     sentAt: datetime | None = None
     integrations: dict[str, Any] | None = None
+
+
+# --- Shopify webhooks ------------------------------------------------------------------------
+# Shopify's payloads as ingest reads them; Shopify sends many more fields, all allowed. Ids are
+# numbers, money is a decimal string ("12.34"), times are ISO 8601 with an offset.
+
+ShopifyMoney = Annotated[Union[Decimal, None], Field(default=None, description='decimal string: "12.34"')]
+
+
+class ShopifyConsent(_Open):
+    state: str | None = Field(default=None, description="subscribed is a yes; unsubscribed, pending... no")
+    opt_in_level: str | None = Field(default=None, description="e.g. confirmed_opt_in; part of the source")
+    consent_updated_at: datetime | None = None
+    consent_collected_from: str | None = Field(default=None, description="SMS: SHOPIFY or OTHER")
+
+
+class ShopifyCustomer(_Open):
+    """customers/create, customers/update; also an order's or checkout's `customer`."""
+
+    id: Id
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email_marketing_consent: ShopifyConsent | None = None
+    sms_marketing_consent: ShopifyConsent | None = None
+    accepts_marketing: bool | None = Field(default=None, description="before API 2022-04; read for email")
+    created_at: datetime | None = None
+    updated_at: datetime | None = Field(default=None, description="the event's time")
+
+
+class ShopifyLineItem(_Open):
+    product_id: Id | None = Field(default=None, description="else sku, else title identifies the line")
+    sku: str | None = None
+    title: str | None = None
+    name: str | None = Field(default=None, description="the title with the variant")
+    price: Decimal = Field(description='per unit, a decimal string, e.g. "12.34"')
+    quantity: int = 1
+
+
+class ShopifyOrder(_Open):
+    """orders/create, orders/paid (total_price required), orders/cancelled."""
+
+    id: Id
+    email: str | None = Field(default=None, description="else contact_email, else the customer's")
+    contact_email: str | None = None
+    phone: str | None = None
+    created_at: datetime | None = None
+    processed_at: datetime | None = Field(default=None, description="the order's time (else created_at)")
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    currency: str | None = Field(default=None, description="the shop's currency, ISO 4217")
+    total_price: ShopifyMoney
+    subtotal_price: ShopifyMoney
+    total_tax: ShopifyMoney
+    total_discounts: ShopifyMoney
+    total_shipping_price_set: dict[str, Any] | None = Field(default=None, description="its shop_money.amount")
+    discount_codes: list[dict[str, Any]] | None = Field(default=None, description="their code is read")
+    line_items: list[ShopifyLineItem] | None = None
+    customer: ShopifyCustomer | None = Field(default=None, description="none for a guest")
+    checkout_token: str | None = Field(default=None, description="a guest is known by their checkout")
+
+
+class ShopifyRefundLine(_Open):
+    quantity: int = 1
+    line_item: ShopifyLineItem
+
+
+class ShopifyTransaction(_Open):
+    kind: str | None = Field(default=None, description="only refund transactions ...")
+    status: str | None = Field(default=None, description="... with status success count")
+    amount: ShopifyMoney
+    currency: str | None = None
+
+
+class ShopifyRefund(_Open):
+    """refunds/create: keyed to the customer of its order."""
+
+    id: Id
+    order_id: Id
+    created_at: datetime | None = None
+    processed_at: datetime | None = None
+    note: str | None = Field(default=None, description="the reason")
+    refund_line_items: list[ShopifyRefundLine] | None = None
+    transactions: list[ShopifyTransaction] | None = None
+
+
+class ShopifyCheckout(_Open):
+    """checkouts/create: totals in the buyer's (presentment) currency."""
+
+    token: str | None = Field(default=None, description="the checkout's id (else id)")
+    id: Id | None = None
+    email: str | None = None
+    phone: str | None = None
+    created_at: datetime | None = None
+    currency: str | None = None
+    presentment_currency: str | None = None
+    total_price: ShopifyMoney
+    line_items: list[ShopifyLineItem] | None = None
+    abandoned_checkout_url: str | None = Field(default=None, description="becomes recovery_url")
+    customer: ShopifyCustomer | None = None
+
+
+ShopifyWebhook = Annotated[
+    Union[ShopifyOrder, ShopifyRefund, ShopifyCustomer, ShopifyCheckout],
+    Field(description="the payload of the topic named in X-Shopify-Topic, as Shopify signed it"),
+]
 
 
 # --- Answers --------------------------------------------------------------------------------
@@ -172,6 +337,12 @@ class SchemaIndex(BaseModel):
     schemas: list[SchemaLink]
 
 
+class ShopifyAnswer(BaseModel):
+    success: Literal[True]
+    deduplicated: int | None = Field(default=None, description="1 when this delivery was taken before")
+    ignored: Literal[True] | None = Field(default=None, description="a topic Boomerang does not use")
+
+
 class ErasureAccepted(BaseModel):
     success: Literal[True]
     request_id: str = Field(description="the id of the ErasureRequested event on privacy.erasure.v1")
@@ -220,7 +391,8 @@ def _components() -> dict[str, Any]:
     ):  # fmt: skip
         add(request.__name__, request, "validation")
     add("NativeEvent", AnyNativeEvent, "validation")
-    for answer in (Error, Accepted, BatchAnswer, NativeAnswer, SchemaIndex, ErasureAccepted):
+    add("ShopifyWebhook", ShopifyWebhook, "validation")
+    for answer in (Error, Accepted, BatchAnswer, NativeAnswer, ShopifyAnswer, SchemaIndex, ErasureAccepted):
         add(answer.__name__, answer, "serialization")
     return schemas
 
@@ -243,22 +415,33 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def answers(success: str, status: int = 200, *, errors: tuple[int, ...] = ()) -> dict[str, Any]:
-    """The responses of an operation: the success schema, and the error shape for each code."""
-    documented: dict[str, Any] = {str(status): _json(_ref(success))}
+def answers(
+    success: str | None,
+    status: int = 200,
+    *,
+    errors: tuple[int, ...] = (),
+    texts: dict[int, str] | None = None,
+    headers: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The responses of an operation: the success schema, and the error shape for each code
+    (`texts` and `headers` replace the usual description and headers of a code)."""
+    texts = {**_ERROR_TEXTS, **(texts or {})}
+    headers = _HEADERS if headers is None else headers
+    documented: dict[str, Any] = {str(status): _json(_ref(success))} if success else {}
     for code in errors:
-        documented[str(code)] = {"description": _ERROR_TEXTS.get(code, "error"), **_json(_ref("Error"))}
-        if code in _HEADERS:
-            documented[str(code)]["headers"] = _HEADERS[code]
+        documented[str(code)] = {"description": texts.get(code, "error"), **_json(_ref("Error"))}
+        if code in headers:
+            documented[str(code)]["headers"] = headers[code]
     return documented
 
 
 _ERROR_TEXTS = {
-    400: "invalid request: error.code and error.field say what and where",
+    400: "invalid request: error.code and error.field say what and where; over a limit, "
+    "payload_too_large (field body: 32 KB a call, 500 KB a batch) or too_many_events "
+    "(field batch or events: 2,500)",
     401: "missing_write_key or invalid_write_key",
     403: "store_mismatch: the write key belongs to another store",
     404: "not found",
-    413: "payload_too_large",
     415: "unsupported_encoding",
     429: "rate_limited (Retry-After)",
     503: "kafka_unavailable or database_unavailable (Retry-After)",
@@ -273,7 +456,7 @@ _HEADERS = {
     429: _RETRY_AFTER,
     503: _RETRY_AFTER,
 }
-_INGEST_ERRORS = (400, 401, 413, 415, 429, 503)
+_INGEST_ERRORS = (400, 401, 415, 429, 503)
 
 
 def segment_operation(body: str, answer: str = "Accepted") -> dict[str, Any]:
@@ -294,6 +477,32 @@ def native_operation() -> dict[str, Any]:
         },
         "responses": answers("NativeAnswer", errors=_INGEST_ERRORS),
         "security": [{WRITE_KEY: []}, {}],
+    }
+
+
+def shopify_operation(headers: dict[str, tuple[bool, str]]) -> dict[str, Any]:
+    """`openapi_extra` of the Shopify webhook route: the signed payload, Shopify's headers (name:
+    (required, description)), and its answers. No write key: the signature is the credential."""
+    return {
+        "parameters": [
+            {"name": name, "in": "header", "required": required, "description": text}
+            | {"schema": {"type": "string"}}
+            for name, (required, text) in headers.items()
+        ],
+        "requestBody": {"required": True, **_json(_ref("ShopifyWebhook"))},
+        "responses": answers(
+            "ShopifyAnswer",
+            errors=(400, 401, 415, 429, 503),
+            texts={
+                400: "a signed payload ingest cannot use (error.code, error.field: a path in the payload); "
+                "over max_shopify_body_bytes (1 MB), payload_too_large",
+                401: "invalid_signature: X-Shopify-Hmac-SHA256 does not match the store's Shopify secret "
+                "(or there is none)",
+                429: "rate_limited: the store is over its rate (Retry-After); Shopify retries",
+                503: "kafka_unavailable (Retry-After); Shopify retries",
+            },
+            headers={429: _RETRY_AFTER, 503: _RETRY_AFTER},
+        ),
     }
 
 

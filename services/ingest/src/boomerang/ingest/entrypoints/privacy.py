@@ -9,11 +9,9 @@ from boomerang.ingest.bootstrap import Container
 from boomerang.ingest.entrypoints.bodies import write_key_from_header
 from boomerang.ingest.entrypoints.openapi import erasure_operation
 from boomerang.ingest.entrypoints.paths import TEXT
+from boomerang.ingest.entrypoints.reports import log_refused
 from boomerang.ingest.service_layer.auth import store_of_key
 from boomerang.shared.errors import BoomerangError
-from boomerang.shared.logs import get_logger
-
-log = get_logger(__name__)
 
 
 def privacy_router(wired: Container) -> APIRouter:
@@ -39,9 +37,7 @@ def privacy_router(wired: Container) -> APIRouter:
                 reason=reason,
             )
         except BoomerangError as exc:
-            log.info(
-                "request_refused", endpoint="erasure", status=exc.status_code, code=exc.code, field=exc.field
-            )
+            log_refused(exc, "erasure")
             raise
         return JSONResponse({"success": True, "request_id": receipt.request_id}, status_code=202)
 

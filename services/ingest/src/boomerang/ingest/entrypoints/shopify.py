@@ -13,6 +13,8 @@ from boomerang.ingest.bootstrap import Container
 from boomerang.ingest.domain.mapping import Rules
 from boomerang.ingest.domain.shopify import TOPICS
 from boomerang.ingest.entrypoints.bodies import parse_json, read_body
+from boomerang.ingest.entrypoints.openapi import shopify_operation
+from boomerang.ingest.entrypoints.reports import log_refused, report_ingested
 from boomerang.ingest.service_layer.shopify import Received, ShopifyWebhooks
 from boomerang.shared.errors import BoomerangError
 from boomerang.shared.logs import get_logger
@@ -29,39 +31,13 @@ WEBHOOKS = counter(
     ("topic", "outcome"),
 )
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text}
-    for code, text in {
-        400: "invalid payload (error.code, error.field)",
-        401: "invalid_signature: X-Shopify-Hmac-SHA256 does not match, or the store has no Shopify secret",
-        413: "payload_too_large",
-        429: "rate_limited: the store is over its rate (Retry-After); Shopify retries",
-        503: "kafka_unavailable (Retry-After)",
-    }.items()
-}
 _HEADERS = {
     "X-Shopify-Topic": (True, "orders/create, orders/paid, ...; other topics are ignored"),
     "X-Shopify-Hmac-SHA256": (True, "base64(HMAC-SHA256(raw body, the store's Shopify secret))"),
     "X-Shopify-Webhook-Id": (False, "the same on every retry of a delivery: de-duplicates"),
     "X-Shopify-Event-Id": (False, "the same on every delivery of an event: de-duplicates per topic"),
 }
-_OPERATION = {
-    "parameters": [
-        {
-            "name": name,
-            "in": "header",
-            "required": required,
-            "description": text,
-            "schema": {"type": "string"},
-        }
-        for name, (required, text) in _HEADERS.items()
-    ],
-    "requestBody": {
-        "required": True,
-        "description": "Shopify's JSON payload of the topic, as Shopify sent it (signed as is)",
-        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
-    },
-}
+_OPERATION = shopify_operation(_HEADERS)
 
 
 def shopify_router(wired: Container) -> APIRouter:
@@ -74,7 +50,7 @@ def shopify_router(wired: Container) -> APIRouter:
         clock=wired.clock,
     )
     limit = wired.settings.max_shopify_body_bytes
-    router = APIRouter(prefix="/v1/webhooks", tags=["shopify"], responses=_ERRORS)
+    router = APIRouter(prefix="/v1/webhooks", tags=["shopify"])
 
     @router.post("/shopify/{store}", openapi_extra=_OPERATION)
     async def shopify_webhook(store: str, request: Request) -> JSONResponse:
@@ -95,10 +71,7 @@ def shopify_router(wired: Container) -> APIRouter:
         except BoomerangError as exc:
             metrics.count_refusal(exc.code, ENDPOINT)
             WEBHOOKS.labels(_topic_label(topic), "refused").inc()
-            # Code and field path only: the offending value may be an email or a phone number.
-            log.info(
-                "request_refused", endpoint=ENDPOINT, status=exc.status_code, code=exc.code, field=exc.field
-            )
+            log_refused(exc, ENDPOINT)
             raise
         return JSONResponse(_answer(store, received))
 
@@ -112,14 +85,8 @@ def _answer(store_id: str, received: Received) -> dict[str, Any]:
         return {"success": True, "ignored": True}
     outcome = received.outcome
     WEBHOOKS.labels(received.topic, "duplicate" if outcome.duplicates else "published").inc()
-    metrics.count_delivery(outcome, lambda _: ENDPOINT)
-    log.info(
-        "events_ingested",
-        store_id=store_id,
-        endpoint=ENDPOINT,
-        topic=received.topic,
-        published=len(outcome.published),
-        duplicates=outcome.duplicates,
+    report_ingested(
+        outcome, endpoint=ENDPOINT, store_id=store_id, rejected_type=lambda _: ENDPOINT, topic=received.topic
     )
     return {"success": True, "deduplicated": outcome.duplicates}
 

@@ -66,6 +66,11 @@ class Stitching:
             derived += [republished(e, link.customer_id) for e in kept if e.customer_id == link.previous_id]
         return derived
 
+    @staticmethod
+    def has_records(new: Sequence[Link], published: Iterable[Envelope]) -> bool:
+        """Whether `settle` would write anything (new links, anonymous events)."""
+        return bool(new) or any(is_anonymous(e.customer_id) for e in published)
+
     async def settle(
         self, store_id: str, new: Sequence[Link], published: Iterable[Envelope], at: datetime
     ) -> bool:

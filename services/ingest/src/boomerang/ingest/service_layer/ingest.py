@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,6 +10,7 @@ from typing import Any
 
 from boomerang.ingest.domain.batch import batch_items
 from boomerang.ingest.domain.identity import Link
+from boomerang.ingest.domain.limits import check_event_size
 from boomerang.ingest.domain.mapping import Mapped, Rules, to_call
 from boomerang.ingest.domain.rejections import Rejected, Rejection, join_path
 from boomerang.ingest.service_layer.claims import Claims
@@ -89,14 +91,28 @@ class Ingest:
         mapped = self._map(raw, call, store_id, now)
         return await self.deliver(store_id, [mapped.envelope], links=mapped.links, now=now)
 
-    async def batch(self, body: dict[str, Any], *, store_id: str, max_events: int) -> Outcome:
-        """Valid calls are published, invalid ones reported; if none is valid, BatchRejected."""
+    async def batch(
+        self,
+        body: dict[str, Any],
+        *,
+        store_id: str,
+        max_events: int,
+        max_event_bytes: int | None = None,
+        body_bytes: int = 0,
+    ) -> Outcome:
+        """Valid calls are published, invalid ones reported; if none is valid, BatchRejected.
+
+        A call over `max_event_bytes` is refused on its own; only a body larger than that limit
+        can hold one, so smaller batches are not measured call by call."""
         now = self._clock()
         envelopes: list[Envelope] = []
         links: list[Link] = []
         rejected: list[Rejection] = []
+        measure = max_event_bytes is not None and body_bytes > max_event_bytes
         for index, item in enumerate(batch_items(body, max_events)):
             try:
+                if measure:
+                    check_event_size(body["batch"][index], max_event_bytes)
                 mapped = self._map(item, None, store_id, now)
             except Rejected as exc:
                 at = join_path(f"batch[{index}]", exc.field)
@@ -145,11 +161,7 @@ class Ingest:
                 except PublishFailed as exc:
                     log.warning("publish_failed", store_id=store_id, events=len(fresh), error=str(exc)[:300])
                     raise KafkaUnavailable(self._retry_after_s) from exc
-            if fresh or delivery_ids:
-                remembered = [*(e.id for e in fresh), *delivery_ids]
-                outcome.remembered = await self._remember(store_id, remembered, now)
-            if self._identity is not None and (fresh or stitched.new_links):
-                await self._identity.settle(store_id, stitched.new_links, fresh, now)
+            outcome.remembered = await self._record(store_id, fresh, delivery_ids, stitched.new_links, now)
         outcome.published = fresh
         published = {id(e) for e in fresh}
         # The calls as routed, in the order of `envelopes`; derived envelopes are not calls.
@@ -161,6 +173,27 @@ class Ingest:
         if self._identity is None:
             return Stitched(calls=list(envelopes))
         return await self._identity.stitch(store_id, envelopes, links)
+
+    async def _record(
+        self,
+        store_id: str,
+        fresh: list[Envelope],
+        delivery_ids: tuple[str, ...],
+        new_links: list[Link],
+        now: datetime,
+    ) -> bool:
+        """After Kafka acknowledged: the ids into the de-dup window, the links and anonymous events
+        to identity; both at once, so the store can write them in one transaction. Neither
+        raises. False if the ids could not be remembered."""
+        ids = [*(e.id for e in fresh), *delivery_ids]
+        if self._identity is None or not self._identity.has_records(new_links, fresh):
+            return await self._remember(store_id, ids, now) if ids else True
+        settled = self._identity.settle(store_id, new_links, fresh, now)
+        if not ids:
+            await settled
+            return True
+        remembered, _ = await asyncio.gather(self._remember(store_id, ids, now), settled)
+        return remembered
 
     async def _remember(self, store_id: str, ids: list[str], now: datetime) -> bool:
         # Kafka has the events now, so the answer is success whatever happens here; a lost
