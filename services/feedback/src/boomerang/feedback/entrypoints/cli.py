@@ -7,6 +7,7 @@ import uvicorn
 
 from boomerang.feedback.entrypoints.app import create_app
 from boomerang.feedback.settings import FeedbackSettings
+from boomerang.shared.cli import database_commands
 from boomerang.shared.logs import configure_logging
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -36,18 +37,7 @@ def serve(
     )
 
 
-db = typer.Typer(no_args_is_help=True, help="Feedback's database.")
-cli.add_typer(db, name="db")
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the database (BOOMERANG_FEEDBACK_DATABASE_URL) to the newest schema; serve does it too."""
-    from boomerang.feedback.migrations import upgrade
-
-    settings = FeedbackSettings()
-    configure_logging("feedback", settings.common.log_level, settings.common.log_json)
-    upgrade(settings.database_url)
+cli.add_typer(database_commands("feedback", FeedbackSettings), name="db")
 
 
 def main() -> None:

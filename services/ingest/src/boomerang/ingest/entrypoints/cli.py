@@ -17,6 +17,7 @@ from boomerang.ingest.service_layer import stores as use_cases
 from boomerang.ingest.domain.stores import Store
 from boomerang.ingest.service_layer.stores import IssuedKey
 from boomerang.ingest.settings import IngestSettings
+from boomerang.shared.cli import database_commands
 from boomerang.shared.errors import BoomerangError
 
 app = typer.Typer(help="Boomerang ingest: Segment-compatible event API into Kafka.", no_args_is_help=True)
@@ -25,8 +26,7 @@ stores_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stores_app, name="stores")
-db_app = typer.Typer(help="Ingest's database.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app.add_typer(database_commands("ingest", IngestSettings), name="db")
 admin = typer.Typer(help="Administer Boomerang: stores, their keys and limits.", no_args_is_help=True)
 admin.add_typer(stores_app, name="stores")
 
@@ -65,17 +65,6 @@ def serve(
         proxy_headers=True,
         ws="none",  # no websockets here; skips loading them
     )
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the database (BOOMERANG_INGEST_DATABASE_URL) to the newest schema; serve does it too."""
-    from boomerang.ingest.migrations import upgrade
-    from boomerang.shared.logs import configure_logging
-
-    settings = IngestSettings()
-    configure_logging("ingest", settings.common.log_level, json=settings.common.log_json)
-    upgrade(settings.database_url)
 
 
 @stores_app.command("create")

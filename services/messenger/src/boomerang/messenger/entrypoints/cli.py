@@ -7,6 +7,7 @@ import uvicorn
 
 from boomerang.messenger.entrypoints.app import create_app
 from boomerang.messenger.settings import MessengerSettings
+from boomerang.shared.cli import database_commands
 from boomerang.shared.logs import configure_logging
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -34,18 +35,7 @@ def serve(
     )
 
 
-db = typer.Typer(no_args_is_help=True, help="The messenger's database.")
-cli.add_typer(db, name="db")
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the database (BOOMERANG_MESSENGER_DATABASE_URL) to the newest schema; serve does it too."""
-    from boomerang.messenger.migrations import upgrade
-
-    settings = MessengerSettings()
-    configure_logging("messenger", settings.common.log_level, settings.common.log_json)
-    upgrade(settings.database_url)
+cli.add_typer(database_commands("messenger", MessengerSettings), name="db")
 
 
 def main() -> None:

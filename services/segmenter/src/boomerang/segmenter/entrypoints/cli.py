@@ -10,6 +10,7 @@ import typer
 from boomerang.segmenter.bootstrap import TOPICS
 from boomerang.segmenter.entrypoints.faust_app import create_faust_app
 from boomerang.segmenter.settings import SegmenterSettings
+from boomerang.shared.cli import database_commands
 from boomerang.shared.kafka import ensure_topics
 from boomerang.shared.logs import configure_logging, get_logger
 
@@ -84,18 +85,7 @@ def api(
     )
 
 
-db = typer.Typer(no_args_is_help=True, help="The segmenter's snapshot store.")
-cli.add_typer(db, name="db")
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the snapshot store (BOOMERANG_SEGMENTER_DATABASE_URL) to the newest schema; worker and api do it too."""
-    from boomerang.segmenter.migrations import upgrade
-
-    settings = SegmenterSettings()
-    configure_logging("segmenter", settings.common.log_level, settings.common.log_json)
-    upgrade(settings.database_url)
+cli.add_typer(database_commands("segmenter", SegmenterSettings, what="snapshot store"), name="db")
 
 
 def main() -> None:
