@@ -183,7 +183,8 @@ async def test_a_repeated_message_id_is_published_once(client, shop, settings):
         "/v1/batch", json={"batch": [{**ORDER, "type": "track"}] * 3}, headers=basic(shop.key)
     )
     assert [a.status_code for a in (first, again, *racing, batch)] == [200] * 8
-    assert batch.json() == {"success": True, "accepted": 3, "deduplicated": 3, "rejected": []}
+    ids = [{"index": i, "id": "msg-order-1"} for i in range(3)]
+    assert batch.json() == {"success": True, "accepted": 3, "deduplicated": 3, "rejected": [], "ids": ids}
 
     on_topic = await published(settings)
     assert sorted(e.id for _, e in on_topic) == ["msg-order-1", "msg-race"]
@@ -212,6 +213,7 @@ async def test_a_batch_publishes_the_valid_calls_and_reports_the_rest(client, sh
     answer = await client.post("/v1/batch", json=body, headers=basic(shop.key))
     assert answer.status_code == 200
     assert answer.json()["accepted"] == 2
+    assert [i["index"] for i in answer.json()["ids"]] == [0, 2]
     assert [(r["index"], r["code"], r["field"]) for r in answer.json()["rejected"]] == [
         (1, "invalid_field", "batch[1].properties.products[0].price"),
         (3, "unsupported_type", "batch[3].type"),

@@ -117,7 +117,8 @@ async def test_an_alias_in_a_batch_stitches_a_visitor_to_a_customer(client, shop
         ]
     }
     answer = await client.post("/v1/batch", json=body, headers=basic(shop.key))
-    assert answer.json() == {"success": True, "accepted": 3, "deduplicated": 0, "rejected": []}
+    ids = [{"index": i, "id": m} for i, m in enumerate(("m-alias", "m-screen", "m-group"))]
+    assert answer.json() == {"success": True, "accepted": 3, "deduplicated": 0, "rejected": [], "ids": ids}
 
     keyed = by_key(await commerce_events(bootstrap, prefix))
     assert [kind for kind, _, _ in keyed["shop-a:anon:v-9"]] == ["commerce.page.viewed"]

@@ -103,6 +103,7 @@ async def batch(request: Request) -> JSONResponse:
             "accepted": outcome.accepted,
             "deduplicated": outcome.duplicates,
             "rejected": [r.as_dict() for r in outcome.rejected],
+            "ids": [{"index": index, "id": event_id} for index, event_id in outcome.ids],
         }
     )
 

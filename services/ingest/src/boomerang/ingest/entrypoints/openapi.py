@@ -310,20 +310,21 @@ class Accepted(BaseModel):
     success: Literal[True]
 
 
+class AcceptedId(BaseModel):
+    index: int
+    id: str = Field(description="the event's id (the messageId): the one sent, or the one assigned")
+
+
 class BatchAnswer(BaseModel):
     success: Literal[True]
     accepted: int = Field(description="events taken (published now or before, as duplicates)")
     deduplicated: int = Field(description="of those, already published before")
     rejected: list[Rejection]
-
-
-class AcceptedId(BaseModel):
-    index: int
-    id: str = Field(description="the event's id: the one sent, or the one assigned")
+    ids: list[AcceptedId] = Field(description="which events were taken, by index, with their ids")
 
 
 class NativeAnswer(BatchAnswer):
-    ids: list[AcceptedId]
+    pass
 
 
 class SchemaLink(BaseModel):

@@ -57,6 +57,7 @@ class Outcome:
     rejected: list[Rejection] = field(default_factory=list)
     remembered: bool = True
     duplicated: list[Envelope] = field(default_factory=list)  # accepted, not published again
+    ids: list[tuple[int, str]] = field(default_factory=list)  # a batch's accepted (index, event id)
 
 
 class Ingest:
@@ -108,6 +109,7 @@ class Ingest:
         envelopes: list[Envelope] = []
         links: list[Link] = []
         rejected: list[Rejection] = []
+        ids: list[tuple[int, str]] = []
         measure = max_event_bytes is not None and body_bytes > max_event_bytes
         for index, item in enumerate(batch_items(body, max_events)):
             try:
@@ -120,9 +122,12 @@ class Ingest:
             else:
                 envelopes.append(mapped.envelope)
                 links.extend(mapped.links)
+                ids.append((index, mapped.envelope.id))
         if not envelopes:
             raise BatchRejected(rejected)
-        return await self.deliver(store_id, envelopes, rejected=rejected, links=links, now=now)
+        outcome = await self.deliver(store_id, envelopes, rejected=rejected, links=links, now=now)
+        outcome.ids = ids
+        return outcome
 
     def _map(self, raw: Any, call: str | None, store_id: str, now: datetime) -> Mapped:
         return to_call(
