@@ -41,34 +41,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1", tags=["segment"], responses=_ERRORS, route_class=PlainRoute)
 
 
-@router.post("/identify", openapi_extra=segment_operation("SegmentIdentify"))
-async def identify(request: Request) -> JSONResponse:
-    return await _single(request, "identify")
+def _single_call_route(call: str) -> None:
+    """`POST /v1/<call>`: one Segment call of that type."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        return await _single(request, call)
+
+    endpoint.__name__ = call
+    schema = f"Segment{call.capitalize()}"
+    router.add_api_route(
+        f"/{call}", endpoint, methods=["POST"], name=call, openapi_extra=segment_operation(schema)
+    )
 
 
-@router.post("/track", openapi_extra=segment_operation("SegmentTrack"))
-async def track(request: Request) -> JSONResponse:
-    return await _single(request, "track")
-
-
-@router.post("/page", openapi_extra=segment_operation("SegmentPage"))
-async def page(request: Request) -> JSONResponse:
-    return await _single(request, "page")
-
-
-@router.post("/screen", openapi_extra=segment_operation("SegmentScreen"))
-async def screen(request: Request) -> JSONResponse:
-    return await _single(request, "screen")
-
-
-@router.post("/group", openapi_extra=segment_operation("SegmentGroup"))
-async def group(request: Request) -> JSONResponse:
-    return await _single(request, "group")
-
-
-@router.post("/alias", openapi_extra=segment_operation("SegmentAlias"))
-async def alias(request: Request) -> JSONResponse:
-    return await _single(request, "alias")
+for _call in ("identify", "track", "page", "screen", "group", "alias"):
+    _single_call_route(_call)
 
 
 @router.post("/batch", openapi_extra=segment_operation("SegmentBatch", "BatchAnswer"))
