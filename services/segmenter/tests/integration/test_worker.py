@@ -185,8 +185,15 @@ async def test_the_leader_fits_a_model_and_scores_reach_the_compacted_topic(
     await publish(kafka_bootstrap, topic_prefix, *history)
     worker.wait_for_metric("boomerang_segmenter_events_processed_total", len(history))
     worker.wait_for_metric("boomerang_segmenter_models_loaded_total", 1)
-    models = await topic_records(f"{topic_prefix}boomerang-segmenter.models.v1", 1)
-    assert {m.key for m in models} == {b"store-1"} and b'"customers": 30' in models[0].value
+    # The first fit may run before every customer is in; a later one (each second) sees all 30.
+    deadline = time.monotonic() + 30
+    while True:
+        models = await topic_records(f"{topic_prefix}boomerang-segmenter.models.v1", 1)
+        if any(b'"customers": 30' in m.value for m in models):
+            break
+        assert time.monotonic() < deadline, [m.value[-200:] for m in models]
+        await asyncio.sleep(0.3)
+    assert {m.key for m in models} == {b"store-1"}
 
     # A new model re-scores every customer of the store (through the sweep).
     deadline = time.monotonic() + 30
