@@ -10,6 +10,7 @@ lower score, so a value held by most customers is never "top".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,9 +29,17 @@ class PercentileScale:
             raise ValueError("a percentile scale needs at least 2 points")
         return cls(tuple(float(q) for q in np.quantile(a, np.linspace(0.0, 1.0, points))))
 
+    @cached_property
+    def _points(self) -> np.ndarray:
+        return np.asarray(self.quantiles)
+
     def percentile(self, value: float) -> float:
         """Percent of the population below `value`: 0 at or below the lowest, 100 above the highest."""
-        below = int(np.searchsorted(np.asarray(self.quantiles), value, side="left"))
+        return float(self.percentiles([value])[0])
+
+    def percentiles(self, values: ArrayLike) -> np.ndarray:
+        """`percentile` of each value, on arrays."""
+        below = np.searchsorted(self._points, np.asarray(values, dtype=np.float64), side="left")
         return 100.0 * below / len(self.quantiles)
 
     def to_dict(self) -> dict[str, list[float]]:
