@@ -1,19 +1,24 @@
-"""Flows as data: what triggers them, and which messages (steps) they send on which channel.
+"""The flows the handlers run: what triggers them, and which messages (steps) they send on which channel.
 
-Today there is one flow, the receipt. Audiences, delays, offers and priorities will join these
-records as fields; the handlers only ever read them.
+Flows are declared as data in `domain.flow_definitions` (YAML files, see `boomerang.messenger.flows`);
+`flow_definitions.to_flow` maps an event-started definition onto these records, keeping the full
+definition (audience, delays, offers, priority, holdout) in `Flow.definition`. `RECEIPT` is the
+default receipt file's mapping, kept as a constant until the handlers load the files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.receipt import receipt_view
 from boomerang.shared.events import Event, OrderPlaced
+
+if TYPE_CHECKING:
+    from boomerang.messenger.domain.flow_definitions import FlowDefinition
 
 # Builds the template context of every step from the trigger event and the contact card.
 View = Callable[[Any, Contact | None], dict[str, Any]]
@@ -40,6 +45,17 @@ class Step:
     # An optional step without an address is simply not part of the flow for that customer;
     # a required one is reported as suppressed, so a missing receipt is visible.
     optional: bool = False
+    # Further channels in preference order, for a customer the first cannot reach.
+    fallback: tuple[Channel, ...] = ()
+
+    def on(self, channel: Channel) -> Step:
+        """This step sent on `channel` instead: templates are named `<template>/<channel>`."""
+        if channel is self.channel:
+            return self
+        base, _, last = self.template.rpartition("/")
+        if last != self.channel.value:
+            raise ValueError(f"template {self.template!r} does not end in /{self.channel.value}")
+        return replace(self, channel=channel, template=f"{base}/{channel.value}", fallback=())
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Flow:
     purpose: Purpose
     steps: tuple[Step, ...]
     view: View
+    definition: FlowDefinition | None = field(default=None, compare=False, repr=False)
 
     def trigger_id(self, event: Event) -> str:
         return str(getattr(event, self.trigger_id_field))

@@ -1,7 +1,8 @@
 """Who gets which step of a flow: pure decisions from the contact card and the trigger event.
 
-Frequency caps, quiet hours and holdouts will be more functions of this shape, each able to turn
-a Send into a Suppress with its reason.
+This is the receipt's path today. The full send-time policy (suppression list, channel fallback,
+holdout, send windows and quiet hours, frequency caps with priorities) is `domain.sending`, which
+uses the same reason strings.
 """
 
 from __future__ import annotations
