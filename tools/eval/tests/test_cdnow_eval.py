@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from boomerang.eval import cdnow
+from boomerang.eval import cdnow, ceiling
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "cdnow"
 SAMPLE = DATA / "CDNOW_sample.txt"
@@ -53,6 +53,11 @@ def test_eval_writes_json_csv_and_plot(report: tuple[dict, Path]) -> None:
     assert (out / "cdnow-conditional-expectations.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert written["model"]["kind"] == "boomerang.segmenter.scoring"
     assert written["protocol"]["selected_in_calibration"]["lapse_feature_set"]
+    blocks = written["tracking"]
+    assert [b["period"] for b in blocks] == ["calibration"] * 3 + ["holdout"] * 3
+    holdout_repeats = sum(b["actual"] for b in blocks if b["period"] == "holdout")
+    assert holdout_repeats == written["metrics"]["holdout_purchases_actual"]  # every holdout order is a repeat
+    assert all(b["bgnbd"] > 0 for b in blocks)
 
 
 def test_eval_fit_does_not_depend_on_the_holdout(tmp_path: Path) -> None:
@@ -68,8 +73,8 @@ def test_eval_fit_does_not_depend_on_the_holdout(tmp_path: Path) -> None:
         scrambled.append(" ".join(cols))
     other = tmp_path / "scrambled.txt"
     other.write_text("\n".join(scrambled) + "\n")
-    a = cdnow.run(SAMPLE, None, tmp_path / "a", date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1)
-    b = cdnow.run(other, None, tmp_path / "b", date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1)
+    a = cdnow.run(SAMPLE, None, tmp_path / "a", date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1, ceiling=False)
+    b = cdnow.run(other, None, tmp_path / "b", date(1997, 9, 30), date(1998, 6, 30), timing_repeats=1, ceiling=False)
     assert a["model"] == b["model"]
 
     def read(d: str) -> list[tuple[str, ...]]:
@@ -99,3 +104,47 @@ def test_eval_figures_are_sane(report: tuple[dict, Path]) -> None:
     table = report[0]["conditional_expectations"]
     assert [row["frequency"] for row in table][:3] == ["0", "1", "2"]
     assert table[-1]["actual"] > table[0]["actual"]
+
+
+def test_ceiling_features_by_hand() -> None:
+    """Customer 0: orders on days 0 (two rows, merged), 7 and 21; customer 1: one order on day 14;
+    a day-30 order is after `now` and ignored."""
+    cal = ceiling.calibration_features(
+        customer=np.array([0, 0, 0, 0, 1, 0]),
+        day=np.array([0.0, 0.0, 7.0, 21.0, 14.0, 30.0]),
+        amount=np.array([10.0, 5.0, 20.0, 30.0, 8.0, 99.0]),
+        cds=np.array([1, 1, 3, 1, 2, 9]),
+        now=28.0,
+        n=2,
+    )
+    f = dict(zip(ceiling.FEATURES, cal.features.T, strict=True))
+    assert list(cal.index) == [0, 1]
+    assert cal.x.tolist() == [2.0, 0.0]
+    assert cal.recency.tolist() == [1.0, 2.0]
+    assert cal.age.tolist() == [4.0, 2.0]
+    assert f["log1p_total_spend"] == pytest.approx(np.log1p([65.0, 8.0]))
+    assert f["log1p_first_order_value"] == pytest.approx(np.log1p([15.0, 8.0]))
+    assert f["log1p_last_gap_weeks"] == pytest.approx(np.log1p([2.0, 0.0]))
+    assert f["log1p_mean_gap_weeks"] == pytest.approx(np.log1p([1.5, 0.0]))
+    assert f["log1p_max_cds_per_order"] == pytest.approx(np.log1p([3.0, 2.0]))
+    assert f["log1p_gaps_under_2_weeks"] == pytest.approx(np.log1p([1.0, 0.0]))
+    assert f["one_time_buyer"].tolist() == [0.0, 1.0]
+
+
+def test_eval_reports_the_cheating_ceiling_apart_from_the_model(report: tuple[dict, Path]) -> None:
+    """The ceiling (trained on the holdout labels, cross-validated) is its own section, and the
+    honest model is within a sane distance of it: far below would mean the model wastes what the
+    history tells, far above would mean it is not honest (or the ceiling is broken)."""
+    result, out = report
+    c = json.loads((out / "cdnow.json").read_text())["ceiling"]
+    assert "holdout labels" in c["what"] and "cross-validated" in c["what"]
+    assert c["folds"] == 5 and c["design_columns"] == 1 + 17 + 17 * 18 // 2
+    assert c["lapse_auc"] == max(r["lapse_auc"] for r in c["regression"] + c["cells"])
+    # in-sample the lookup memorises: that is why only cross-validated figures count
+    assert max(r["in_sample_lapse_auc"] for r in c["cells"]) > c["lapse_auc"]
+    m = result["metrics"]
+    assert c["lapse_auc"] > m["recency_auc"]
+    assert abs(m["lapse_auc"] - c["lapse_auc"]) < 0.03
+    assert abs(m["top10_revenue_share"] - c["top10_revenue_share"]) < 0.08
+    assert c["model_minus_ceiling"]["lapse_auc"] == pytest.approx(m["lapse_auc"] - c["lapse_auc"])
+    assert "ceiling" not in json.dumps(result["model"])
