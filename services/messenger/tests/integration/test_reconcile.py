@@ -16,6 +16,7 @@ from boomerang.messenger.bootstrap import utc_now
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.messages import State
 from boomerang.messenger.migrations import upgrade
+from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.shared.db import make_engine
@@ -79,7 +80,7 @@ async def test_a_pending_entry_is_settled_without_sending_twice(
     providers = {Channel.EMAIL: email, Channel.SMS: sms}
     providers[channel] = CrashingProvider(providers[channel], after_send=provider_has_it)
     delivery = Delivery(ledger, providers, DroppedOutcomes(), utc_now)
-    crashed = Messenger(SqlContacts(engine), delivery, TemplateRenderer(), utc_now)
+    crashed = Messenger(SqlContacts(engine), delivery, Composer(TemplateRenderer(), settings.store), utc_now)
     identified, placed = envelopes(channel)
     await crashed.handle(identified)
     with pytest.raises(Crash):

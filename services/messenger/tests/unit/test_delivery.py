@@ -13,6 +13,8 @@ from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, outcome_event_id
+from boomerang.messenger.domain.stores import StoreProfile
+from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.messenger.service_layer.ports import Claim, ProviderError, StatsRow
@@ -20,6 +22,7 @@ from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderPlaced
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+SHOP = "https://shop.example"
 
 
 def clock() -> datetime:
@@ -128,7 +131,8 @@ class World:
             clock,
             RetryPolicy(attempts=3, initial_s=0.001, max_s=0.01),
         )
-        self.messenger = Messenger(self.contacts, self.delivery, TemplateRenderer(), clock)
+        composer = Composer(TemplateRenderer(), lambda store: StoreProfile(store, "Shop", SHOP, "help@shop.example"))
+        self.messenger = Messenger(self.contacts, self.delivery, composer, clock)
 
     def states(self) -> dict[str, State]:
         return {e.step: e.state for e in self.ledger.rows.values()}

@@ -1,4 +1,4 @@
-"""What a receipt says: lines, totals, currency, escaping, and a short SMS."""
+"""What a receipt says: lines, totals, currency, escaping, inlined CSS, and a short SMS."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -8,10 +8,14 @@ import pytest
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.flows import RECEIPT
+from boomerang.messenger.domain.messages import Rendered
 from boomerang.messenger.domain.receipt import money
+from boomerang.messenger.domain.stores import StoreProfile
+from boomerang.messenger.service_layer.composing import Composer, Draft
 from boomerang.shared.events import OrderLine, OrderPlaced
 
 EMAIL, SMS = RECEIPT.steps
+UTM = "utm_source=boomerang&amp;utm_medium=email&amp;utm_campaign=receipt&amp;utm_content=email"
 
 
 def order(**overrides) -> OrderPlaced:
@@ -40,45 +44,65 @@ def order(**overrides) -> OrderPlaced:
 
 
 @pytest.fixture(scope="module")
-def renderer() -> TemplateRenderer:
-    return TemplateRenderer()
+def composer() -> Composer:
+    store = StoreProfile("s", "Kaffee Kontor", "https://shop.example", "hallo@shop.example")
+    return Composer(TemplateRenderer(), lambda store_id: store)
 
 
-def test_email_has_subject_text_and_html_with_every_line_and_the_totals(renderer: TemplateRenderer) -> None:
-    content = renderer.render(EMAIL, RECEIPT.view(order(), Contact("s", "c", first_name="Ada")))
+def receipt(composer: Composer, step, placed: OrderPlaced, contact: Contact | None) -> Rendered:
+    draft = Draft("s", "c", "receipt", RECEIPT.purpose, step, "m-1", contact, RECEIPT.view(placed, contact))
+    return composer.compose(draft).rendered
+
+
+def test_email_has_subject_text_and_html_with_every_line_and_the_totals(composer: Composer) -> None:
+    content = receipt(composer, EMAIL, order(), Contact("s", "c", first_name="Ada"))
 
     assert content.subject == "Your receipt for order 1001"
     assert "Thank you, Ada!" in content.text
     assert "3 x Cup @ $21.50 = $64.50" in content.text
     assert "Total: $1,269.50" in content.text
     assert "Tax" not in content.text  # zero amounts are left out
-    assert '<a href="https://shop.example/cup">Cup</a>' in content.html
+    assert "hallo@shop.example" in content.text  # where a reply goes, said in the footer
+    assert f'href="https://shop.example/cup?{UTM}"' in content.html
     assert "$1,269.50" in content.html
 
 
-def test_html_is_escaped_and_text_is_not(renderer: TemplateRenderer) -> None:
-    content = renderer.render(EMAIL, RECEIPT.view(order(), None))
+def test_html_is_escaped_and_text_is_not(composer: Composer) -> None:
+    content = receipt(composer, EMAIL, order(), None)
 
     assert "Espresso &lt;Machine&gt; &amp; co" in content.html
     assert "<Machine>" not in content.html
     assert "Espresso <Machine> & co" in content.text
 
 
-def test_amounts_and_dates_follow_the_customers_locale_and_time_zone(renderer: TemplateRenderer) -> None:
+def test_css_is_inlined_into_the_html(composer: Composer) -> None:
+    html = receipt(composer, EMAIL, order(), None).html
+
+    assert '<body style="margin: 0;' in html
+    assert '<th class="num" style="padding: 6px 4px;border-bottom: 1px solid #d1d5db;text-align: right;' in html
+    # Only what cannot be inlined stays in a <style>: the media query for small screens.
+    assert html.count("<style>") == 1 and "@media" in html
+
+
+def test_amounts_and_dates_follow_the_customers_locale_and_time_zone(composer: Composer) -> None:
     contact = Contact("s", "c", locale="de_DE", timezone="Europe/Berlin")
 
-    content = renderer.render(EMAIL, RECEIPT.view(order(currency="EUR"), contact))
+    content = receipt(composer, EMAIL, order(currency="EUR"), contact)
 
     assert "1.269,50\u00a0€" in content.text
     assert "02.03.2025, 00:30:00" in content.text  # 23:30 UTC is past midnight in Berlin
+    assert content.locale == "de" and content.subject == "Ihre Bestellbestätigung für Bestellung 1001"
 
 
-def test_sms_is_one_short_gsm_segment(renderer: TemplateRenderer) -> None:
+def test_sms_is_one_short_gsm_segment(composer: Composer) -> None:
     contact = Contact("s", "c", locale="fr_FR")
 
-    text = renderer.render(SMS, RECEIPT.view(order(currency="EUR"), contact)).text
+    text = receipt(composer, SMS, order(currency="EUR"), contact).text
 
-    assert text == "Thanks for your order 1001! Total 1 269,50 € for 4 items. Reply STOP to opt out."
+    # No French templates: English words, French amounts (the customer's own conventions).
+    assert text == (
+        "Kaffee Kontor: Thanks for your order 1001! Total 1 269,50 € for 4 items. Reply STOP to opt out."
+    )
     assert len(text) <= 160
     assert "\u00a0" not in text and "\u202f" not in text
 

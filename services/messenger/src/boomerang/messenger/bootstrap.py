@@ -16,6 +16,7 @@ from boomerang.messenger.adapters.store import SqlContacts, SqlSendLedger
 from boomerang.messenger.adapters.twilio import TwilioSms
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.migrations import upgrade
+from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.messenger.service_layer.retry import RetryPolicy
@@ -118,7 +119,8 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         RetryPolicy(settings.send_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds),
         timedelta(seconds=settings.reconcile_clock_skew_seconds),
     )
-    messenger = Messenger(SqlContacts(engine), delivery, TemplateRenderer(), utc_now)
+    composer = Composer(TemplateRenderer(), settings.store, settings.links, settings.unsubscribe_mailto)
+    messenger = Messenger(SqlContacts(engine), delivery, composer, utc_now)
     consumer = EventConsumer(
         bootstrap=common.kafka_bootstrap,
         prefix=common.topic_prefix,

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
+from boomerang.messenger.domain.stores import StoreProfile
+from boomerang.shared.links import LinkSettings
 from boomerang.shared.settings import ServiceSettings
+
+
+class StoreSettings(BaseModel):
+    """One store's own values; anything left out comes from the messenger's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    url: str | None = None
+    reply_to: str | None = None
+    default_locale: str | None = None
+    default_timezone: str | None = None
+    postal_address: str | None = None
+    coupon_prefix: str | None = None
 
 
 class MessengerSettings(ServiceSettings):
@@ -24,6 +43,23 @@ class MessengerSettings(ServiceSettings):
     from_name: str = "Boomerang Shop"
     reply_to_email: str = "support@shop.example"
     sms_from: str = "+15005550006"
+
+    # Stores' own flow files: <flows_dir>/<store_id>/<flow>.yaml over the defaults (see flows/).
+    flows_dir: Path | None = None
+
+    # The store's side of every message; per store in STORES, e.g.
+    # BOOMERANG_MESSENGER_STORES='{"acme": {"name": "Acme", "reply_to": "help@acme.example",
+    #   "default_locale": "de_DE", "default_timezone": "Europe/Berlin"}}'
+    store_name: str = "Boomerang Shop"
+    store_url: str = "https://shop.example"
+    default_locale: str = "en_US"
+    default_timezone: str = "UTC"
+    postal_address: str | None = None
+    stores: dict[str, StoreSettings] = Field(default_factory=dict)
+    # Signed unsubscribe and survey links (BOOMERANG_LINK_SIGNING_KEY, BOOMERANG_LINK_BASE_URL,
+    # shared with feedback, which verifies them); an optional mailto in List-Unsubscribe.
+    links: LinkSettings = Field(default_factory=LinkSettings)
+    unsubscribe_mailto: str | None = None
     # Where Twilio posts delivery statuses (feedback's /v1/webhooks/twilio/status); none: not asked.
     twilio_status_callback_url: str | None = None
 
@@ -35,3 +71,16 @@ class MessengerSettings(ServiceSettings):
     provider_timeout_seconds: float = 10.0
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
+
+    def store(self, store_id: str) -> StoreProfile:
+        own = self.stores.get(store_id) or StoreSettings()
+        return StoreProfile(
+            store_id=store_id,
+            name=own.name or self.store_name,
+            url=own.url or self.store_url,
+            reply_to=own.reply_to or self.reply_to_email,
+            default_locale=own.default_locale or self.default_locale,
+            default_timezone=own.default_timezone or self.default_timezone,
+            postal_address=own.postal_address or self.postal_address,
+            coupon_prefix=own.coupon_prefix,
+        )

@@ -15,6 +15,7 @@ from sendgrid.helpers.mail import (
     Content,
     CustomArg,
     From,
+    Header,
     Mail,
     MimeType,
     Personalization,
@@ -78,7 +79,8 @@ class SendGridEmail:
 def build_mail(message: Outbound, sender: Sender) -> Mail:
     mail = Mail()
     mail.from_email = From(sender.email, sender.name)
-    mail.reply_to = ReplyTo(sender.reply_to)
+    # The store's address when the message names one, so a customer's reply reaches a person.
+    mail.reply_to = ReplyTo(message.reply_to or sender.reply_to)
     mail.subject = Subject(message.subject or "")
     personalization = Personalization()
     personalization.add_to(To(message.to))
@@ -89,6 +91,8 @@ def build_mail(message: Outbound, sender: Sender) -> Mail:
     if message.html:
         mail.add_content(Content(MimeType.html, message.html))
     mail.add_category(Category(message.flow))
+    for name, value in message.headers:  # List-Unsubscribe and List-Unsubscribe-Post
+        mail.add_header(Header(name, value))
     return mail
 
 

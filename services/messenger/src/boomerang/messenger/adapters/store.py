@@ -1,16 +1,17 @@
-"""The messenger's own store: contact cards and the send ledger (SQLite or PostgreSQL)."""
+"""The messenger's own store: contact cards, the send ledger and coupons (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Update, func, update
+from sqlalchemy import DateTime, Index, Update, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.coupons import Coupon, OfferKind, Redemption, normalize_code, redeem
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.messages import LedgerEntry, State
 from boomerang.messenger.service_layer.ports import Claim, StatsRow
@@ -61,7 +62,26 @@ class LedgerRow(SQLModel, table=True):
     published_at: datetime | None = _moment(default=None)
 
 
-TABLES = [ContactRow.__table__, LedgerRow.__table__]
+class CouponRow(SQLModel, table=True):
+    __tablename__ = "messenger_coupons"
+    __table_args__ = (Index("ix_messenger_coupons_customer", "store_id", "customer_id"),)
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    code: str = Field(primary_key=True, max_length=64)
+    # One coupon per message: the message's idempotency key (see domain.messages).
+    idempotency_key: str = Field(unique=True, max_length=1024)
+    customer_id: str = Field(max_length=256)
+    kind: str = Field(max_length=16)
+    percent: int | None = None
+    issued_at: datetime = _moment()
+    expires_at: datetime = _moment()
+    message_id: str = Field(max_length=36)
+    flow: str = Field(max_length=64)
+    redeemed_order_id: str | None = Field(default=None, max_length=256)
+    redeemed_at: datetime | None = _moment(default=None)
+
+
+TABLES = [ContactRow.__table__, LedgerRow.__table__, CouponRow.__table__]
 
 
 class SqlContacts:
@@ -164,6 +184,55 @@ class SqlSendLedger:
     def _execute(self, statement: Update) -> int:
         with self._engine.begin() as conn:
             return conn.execute(statement).rowcount
+
+
+class SqlCoupons:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def for_key(self, idempotency_key: str) -> Coupon | None:
+        with Session(self._engine) as session:
+            row = session.exec(select(CouponRow).where(CouponRow.idempotency_key == idempotency_key)).first()
+            return _to_coupon(row) if row else None
+
+    def get(self, store_id: str, code: str) -> Coupon | None:
+        with Session(self._engine) as session:
+            row = session.get(CouponRow, (store_id, normalize_code(code)))
+            return _to_coupon(row) if row else None
+
+    def add(self, coupon: Coupon) -> Coupon | None:
+        try:
+            with Session(self._engine) as session:
+                session.add(CouponRow(**{**asdict(coupon), "kind": coupon.kind.value}))
+                session.commit()
+            return coupon
+        except IntegrityError:
+            # Either this message got its coupon meanwhile (return that one) or the code is taken.
+            return self.for_key(coupon.idempotency_key)
+
+    def redeem(self, store_id: str, code: str, order_id: str, now: datetime) -> Redemption:
+        code = normalize_code(code)
+        statement = (
+            update(CouponRow)
+            .where(CouponRow.store_id == store_id, CouponRow.code == code, CouponRow.redeemed_order_id.is_(None))
+            .values(redeemed_order_id=order_id, redeemed_at=now)
+        )
+        if self._execute(statement) == 1:
+            return Redemption.REDEEMED
+        outcome, _ = redeem(self.get(store_id, code), order_id, now)
+        return outcome
+
+    def _execute(self, statement: Update) -> int:
+        with self._engine.begin() as conn:
+            return conn.execute(statement).rowcount
+
+
+def _to_coupon(row: CouponRow) -> Coupon:
+    data = row.model_dump()
+    data["kind"] = OfferKind(row.kind)
+    for name in ("issued_at", "expires_at", "redeemed_at"):
+        data[name] = _utc(data[name])
+    return Coupon(**data)
 
 
 def _to_row(entry: LedgerEntry) -> LedgerRow:

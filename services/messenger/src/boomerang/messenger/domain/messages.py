@@ -61,6 +61,7 @@ class Rendered:
     text: str
     subject: str | None = None
     html: str | None = None
+    locale: str | None = None  # the template locale the message was written from
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class Outbound:
     text: str
     subject: str | None = None
     html: str | None = None
+    # Email headers (List-Unsubscribe on marketing mail) and where replies go.
+    headers: tuple[tuple[str, str], ...] = ()
+    reply_to: str | None = None
 
     @property
     def body_digest(self) -> str:

@@ -1,10 +1,15 @@
-"""`boomerang-messenger serve`: the consumer and its HTTP endpoints in one process."""
+"""`boomerang-messenger serve`: the consumer and its HTTP endpoints in one process.
+`boomerang-messenger preview`: render any flow step for a customer without sending it."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 import uvicorn
 
+from boomerang.messenger.entrypoints import preview as previews
 from boomerang.messenger.entrypoints.app import create_app
 from boomerang.messenger.settings import MessengerSettings
 from boomerang.shared.cli import database_commands
@@ -33,6 +38,32 @@ def serve(
         log_config=None,  # keep the JSON logging configured above
         access_log=False,
     )
+
+
+@cli.command()
+def preview(
+    store: str = typer.Option(..., help="store id"),
+    customer: str = typer.Option(..., help="customer id; their contact card is used when the store has it"),
+    flow: str = typer.Option(..., help="flow name, e.g. win_back"),
+    step: str | None = typer.Option(None, help="default: the flow's first step"),
+    channel: str | None = typer.Option(None, help="email or sms; default: the step's first channel"),
+    locale: str | None = typer.Option(None, help="write as if the customer's locale were this, e.g. de"),
+    trigger_json: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="the trigger: an envelope, its event's data, or message inputs"
+    ),
+    html: Path | None = typer.Option(None, dir_okay=False, help="write the HTML part to this file"),
+) -> None:
+    """Render a flow step for a customer: subject, headers and text. Sends nothing, stores nothing."""
+    request = previews.Request(store, customer, flow, step, channel, locale, trigger_json)
+    try:
+        result = previews.preview(MessengerSettings(), request, datetime.now(UTC))
+    except (previews.PreviewError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result.report())
+    if html is not None and result.composed.rendered.html is not None:
+        html.write_text(result.composed.rendered.html, encoding="utf-8")
+        typer.echo(f"\nHTML written to {html}")
 
 
 cli.add_typer(database_commands("messenger", MessengerSettings), name="db")

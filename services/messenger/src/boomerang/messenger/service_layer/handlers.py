@@ -10,8 +10,9 @@ from boomerang.messenger.domain.contacts import identify
 from boomerang.messenger.domain.flows import FLOWS, Flow, flows_triggered_by
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Trigger
 from boomerang.messenger.domain.policy import Send, decide
+from boomerang.messenger.service_layer.composing import Composer, Draft
 from boomerang.messenger.service_layer.delivery import Delivery
-from boomerang.messenger.service_layer.ports import Contacts, Renderer
+from boomerang.messenger.service_layer.ports import Contacts
 from boomerang.shared.events import CustomerIdentified, Envelope, Event
 
 
@@ -20,13 +21,13 @@ class Messenger:
         self,
         contacts: Contacts,
         delivery: Delivery,
-        renderer: Renderer,
+        composer: Composer,
         clock: Callable[[], datetime],
         flows: tuple[Flow, ...] = FLOWS,
     ) -> None:
         self._contacts = contacts
         self._delivery = delivery
-        self._renderer = renderer
+        self._composer = composer
         self._clock = clock
         self._flows = flows
 
@@ -58,7 +59,17 @@ class Messenger:
             if not isinstance(decision, Send):
                 settled.append(await self._delivery.suppress(entry, decision.reason))
                 continue
-            content = self._renderer.render(decision.step, view)
+            draft = Draft(
+                trigger.store_id,
+                trigger.customer_id,
+                flow.name,
+                flow.purpose,
+                decision.step,
+                entry.message_id,
+                contact,
+                view,
+            )
+            content = self._composer.compose(draft)
             message = Outbound(
                 message_id=entry.message_id,
                 store_id=trigger.store_id,
@@ -67,9 +78,11 @@ class Messenger:
                 step=decision.step.name,
                 channel=decision.step.channel,
                 to=decision.to,
-                text=content.text,
-                subject=content.subject,
-                html=content.html,
+                text=content.rendered.text,
+                subject=content.rendered.subject,
+                html=content.rendered.html,
+                headers=content.headers,
+                reply_to=content.reply_to,
             )
             settled.append(await self._delivery.send(entry, message))
         await self._delivery.publish(settled)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.coupons import Coupon, Redemption
 from boomerang.messenger.domain.flows import Step
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Rendered, State
 from boomerang.shared.events import Envelope
@@ -95,7 +97,24 @@ class Provider(Protocol):
 
 
 class Renderer(Protocol):
-    def render(self, step: Step, view: dict[str, Any]) -> Rendered: ...
+    def render(self, step: Step, view: dict[str, Any], locales: Sequence[str] = ...) -> Rendered:
+        """The step's parts from the first of `locales` that has its templates."""
+        ...
+
+
+class CouponRepository(Protocol):
+    def for_key(self, idempotency_key: str) -> Coupon | None: ...
+
+    def add(self, coupon: Coupon) -> Coupon | None:
+        """Store a new coupon. The coupon stored for its key if one is there already (this one
+        is dropped); None if its code is taken (draw another)."""
+        ...
+
+    def get(self, store_id: str, code: str) -> Coupon | None: ...
+
+    def redeem(self, store_id: str, code: str, order_id: str, now: datetime) -> Redemption:
+        """Mark the code redeemed by the order, once; concurrent orders: the first wins."""
+        ...
 
 
 class OutcomePublisher(Protocol):
