@@ -6,7 +6,7 @@ TOOLS := build/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit bench bench-ingest demo up down status topics clean
+.PHONY: help install test test-unit bench bench-ingest bench-segmenter demo up down status topics clean
 
 help:
 	@echo "make demo     install, start the local stack and replay a real shop's history"
@@ -35,13 +35,23 @@ test-unit: install
 # reported, not a failure. BENCH_ARGS e.g. "--profile" (py-spy on ingest) or "--events 50000".
 BENCH_ARGS ?=
 
-bench: bench-ingest
+bench: bench-ingest bench-segmenter
 
 bench-ingest: install
 	$(UV) run boomerang-bench ingest $(BENCH_ARGS)
 
+# SEGMENTER_BENCH_ARGS e.g. "--customers 20000 --profile" (py-spy on the worker).
+SEGMENTER_BENCH_ARGS ?=
+
+bench-segmenter: install
+	$(UV) run boomerang-bench segmenter $(SEGMENTER_BENCH_ARGS)
+
+# HISTORY=first300 (the default: 300 customers, 1,046 orders, about two minutes) | sample
+# (CDNOW's 1/10 sample, 2,357 customers) | full (23,570); the larger ones take as long as the
+# messenger needs to send a receipt for every order (see README).
+HISTORY ?= first300
 demo: install
-	$(UV) run boomerang-devstack demo
+	$(UV) run boomerang-devstack demo --history $(HISTORY)
 
 up: install
 	$(UV) run boomerang-devstack up

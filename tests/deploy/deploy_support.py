@@ -54,18 +54,20 @@ class Service:
     command: str  # console-script sub-command
     port: int
     health_only: bool = False  # the sandbox has /healthz but no /readyz or /metrics
+    of: str | None = None  # another command of this service's image and settings (the query API)
+    port_setting: str = "PORT"  # the setting (after the prefix) that holds `port`
 
     @property
     def package(self) -> str:
-        return f"boomerang-{self.name}"
+        return f"boomerang-{self.of or self.name}"
 
     @property
     def script(self) -> str:
-        return f"boomerang-{self.name}"
+        return f"boomerang-{self.of or self.name}"
 
     @property
     def env_prefix(self) -> str:
-        return f"BOOMERANG_{self.name.upper()}_"
+        return f"BOOMERANG_{(self.of or self.name).upper()}_"
 
 
 SERVICES = {
@@ -79,12 +81,20 @@ SERVICES = {
     )
 }
 CORE = ("ingest", "segmenter", "messenger", "feedback")
+# Workloads that run another command of a core service's image, with that service's settings:
+# the segmenter's query API reads the snapshot store the segmenter worker writes.
+COMMANDS_OF_CORE = {
+    "segmenter-api": Service("segmenter-api", "services/segmenter", "api", 8005, of="segmenter", port_setting="API_PORT"),
+}
+# What Kubernetes and compose run in every environment (the dev sandbox aside).
+WORKLOADS = CORE + tuple(COMMANDS_OF_CORE)
 
 COMMON_ENV = ("BOOMERANG_KAFKA_BOOTSTRAP", "BOOMERANG_TOPIC_PREFIX", "BOOMERANG_LOG_LEVEL")
 # Environment each service must be given (besides COMMON_ENV); suffixes after the prefix.
 SERVICE_ENV = {
     "ingest": ("HOST", "PORT", "DATABASE_URL"),
     "segmenter": ("HOST", "PORT", "DATABASE_URL", "DATA_DIR"),
+    "segmenter-api": ("HOST", "API_PORT", "DATABASE_URL"),
     "messenger": (
         "HOST", "PORT", "DATABASE_URL",
         "SENDGRID_API_KEY", "SENDGRID_BASE_URL",
@@ -438,9 +448,10 @@ def _pod_spec(workload: dict) -> dict:
 
 
 def _service_of(workload: dict) -> Service | None:
+    known = SERVICES | COMMANDS_OF_CORE
     for c in _pod_spec(workload)["containers"]:
-        if c["name"] in SERVICES:
-            return SERVICES[c["name"]]
+        if c["name"] in known:
+            return known[c["name"]]
     return None
 
 
@@ -566,8 +577,8 @@ def k8s_semantic_errors(resources: list[dict], namespace: str | None, *, self_co
                 errors.append(f"{cname}: environment lacks {var}")
         if env.get(svc.env_prefix + "HOST") not in (None, "0.0.0.0"):
             errors.append(f"{cname}: {svc.env_prefix}HOST must be 0.0.0.0 in a pod")
-        if str(env.get(svc.env_prefix + "PORT", svc.port)) != str(svc.port):
-            errors.append(f"{cname}: {svc.env_prefix}PORT is not {svc.port}")
+        if str(env.get(svc.env_prefix + svc.port_setting, svc.port)) != str(svc.port):
+            errors.append(f"{cname}: {svc.env_prefix}{svc.port_setting} is not {svc.port}")
         for var in SECRET_ENV.get(svc.name, ()):
             if not (isinstance(env.get(var), dict) and "secretKeyRef" in env[var]):
                 errors.append(f"{cname}: {var} must come from a Secret (secretKeyRef)")
@@ -576,7 +587,7 @@ def k8s_semantic_errors(resources: list[dict], namespace: str | None, *, self_co
             data_dir = env.get("BOOMERANG_SEGMENTER_DATA_DIR")
             if data_dir not in mounts:
                 errors.append(f"{cname}: BOOMERANG_SEGMENTER_DATA_DIR {data_dir!r} is not a mounted volume")
-        if prod and svc.name in CORE:
+        if prod and svc.name in WORKLOADS:
             url = env.get(svc.env_prefix + "DATABASE_URL")
             if not (isinstance(url, dict) and "secretKeyRef" in url):
                 errors.append(f"{cname}: in prod {svc.env_prefix}DATABASE_URL must come from a Secret")
@@ -618,7 +629,7 @@ def k8s_semantic_errors(resources: list[dict], namespace: str | None, *, self_co
         covered = {w["metadata"]["name"] for p in pdbs for w in workloads
                    if _selector_matches(p["spec"]["selector"].get("matchLabels", {}), w["spec"]["template"]["metadata"].get("labels", {}))}
         for w in workloads:
-            if w["metadata"]["name"] in CORE and w["metadata"]["name"] not in covered:
+            if w["metadata"]["name"] in WORKLOADS and w["metadata"]["name"] not in covered:
                 errors.append(f"{w['kind']}/{w['metadata']['name']}: prod needs a PodDisruptionBudget")
 
     for so in [r for r in resources if r.get("kind") == "ScaledObject"]:

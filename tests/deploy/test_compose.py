@@ -258,3 +258,25 @@ def test_the_wiring_check_rejects_broken_wiring(case):
     mutate(broken)
     errors = ds.compose_semantic_errors(broken)
     assert any(message in e for e in errors), errors
+
+
+def test_the_segmenter_query_api_runs_the_segmenter_image_on_the_workers_database():
+    api, worker = SERVICES["segmenter-api"], SERVICES["segmenter"]
+    contract = ds.COMMANDS_OF_CORE["segmenter-api"]
+    assert api["image"] == worker["image"] and api["build"] == worker["build"]  # one tag, one build
+    assert api["command"] == [contract.script, contract.command]
+    env, worker_env = ds.compose_environment(api), ds.compose_environment(worker)
+    missing = [contract.env_prefix + s for s in ds.SERVICE_ENV["segmenter-api"] if contract.env_prefix + s not in env]
+    assert not missing
+    assert env["BOOMERANG_SEGMENTER_HOST"] == "0.0.0.0"
+    assert env["BOOMERANG_SEGMENTER_API_PORT"] == str(contract.port)
+    # The snapshot store the worker writes, in PostgreSQL: SQLite would need a shared volume.
+    assert env["BOOMERANG_SEGMENTER_DATABASE_URL"] == worker_env["BOOMERANG_SEGMENTER_DATABASE_URL"]
+    assert urlsplit(env["BOOMERANG_SEGMENTER_DATABASE_URL"]).scheme == "postgresql+psycopg"
+    assert ("127.0.0.1", contract.port, contract.port) in set(ds.published_ports(api))
+    # Its own health check: the image's probes the worker's port (BOOMERANG_SEGMENTER_PORT).
+    assert f"127.0.0.1:{contract.port}/healthz" in " ".join(api["healthcheck"]["test"])
+    assert ds.compose_depends_on(api).get("postgres") == "service_healthy"
+    prometheus = yaml.safe_load((ds.REPO / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in prometheus["scrape_configs"]}
+    assert jobs["boomerang-segmenter-api"]["static_configs"][0]["targets"] == [f"segmenter-api:{contract.port}"]

@@ -45,7 +45,7 @@ def test_every_service_is_deployed_once(rendered, name):
     resources, _ = rendered[name]
     workloads = [r for r in resources if r["kind"] in ds.WORKLOAD_KINDS]
     names = sorted(w["metadata"]["name"] for w in workloads)
-    expected = sorted(ds.CORE + (("sandbox",) if name == "overlays/dev" else ()))
+    expected = sorted(ds.WORKLOADS + (("sandbox",) if name == "overlays/dev" else ()))
     assert names == expected
     services = {r["metadata"]["name"] for r in resources if r["kind"] == "Service"}
     assert set(expected) <= services
@@ -62,10 +62,32 @@ def test_segmenter_keeps_its_rocksdb_state_on_a_volume(rendered):
     assert mounts[claim["metadata"]["name"]] == env["BOOMERANG_SEGMENTER_DATA_DIR"]
 
 
+@pytest.mark.parametrize("name", ds.KUSTOMIZATIONS)
+def test_the_query_api_reads_the_database_the_segmenter_writes(rendered, name):
+    resources, _ = rendered[name]
+    (worker,) = [r for r in resources if r["kind"] == "StatefulSet" and r["metadata"]["name"] == "segmenter"]
+    (api,) = [r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == "segmenter-api"]
+    worker_c = worker["spec"]["template"]["spec"]["containers"][0]
+    api_c = api["spec"]["template"]["spec"]["containers"][0]
+    worker_env, api_env = ds.effective_env(resources, worker_c), ds.effective_env(resources, api_c)
+    for var in ("BOOMERANG_SEGMENTER_DATABASE_URL", "PGPASSWORD"):
+        assert api_env.get(var) == worker_env.get(var), var  # the same URL, or the same Secret key
+    url = api_env["BOOMERANG_SEGMENTER_DATABASE_URL"]
+    if isinstance(url, str):  # base and dev; prod takes it whole from the Secret
+        assert url.startswith("postgresql+psycopg://"), "SQLite would need a volume both pods share"
+    assert api_c["image"] == worker_c["image"] and api_c["command"] == ["boomerang-segmenter", "api"]
+    assert str(api_env["BOOMERANG_SEGMENTER_API_PORT"]) == "8005"
+    # Stateless: no claim, nothing mounted but /tmp.
+    assert "volumeClaimTemplates" not in api["spec"]
+    assert [m["mountPath"] for m in api_c["volumeMounts"]] == ["/tmp"]
+    (service,) = [r for r in resources if r["kind"] == "Service" and r["metadata"]["name"] == "segmenter-api"]
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(8005, "http")]
+
+
 def test_prod_takes_database_urls_from_secrets_and_has_pdbs(rendered):
     resources, _ = rendered["overlays/prod"]
     pdbs = {r["metadata"]["name"] for r in resources if r["kind"] == "PodDisruptionBudget"}
-    assert pdbs == set(ds.CORE)
+    assert pdbs == set(ds.WORKLOADS)
     # No credentials of any kind are rendered into prod: the Secrets are made out of band.
     assert not [r for r in resources if r["kind"] == "Secret"]
     for r in resources:
@@ -88,14 +110,15 @@ def test_operator_extras_target_what_prod_renders(rendered):
     for so in (r for r in resources if r["kind"] == "ScaledObject"):
         for trigger in so["spec"]["triggers"]:
             assert trigger["metadata"]["bootstrapServers"] == bootstrap
-    # The ServiceMonitor scrapes the http port of exactly the four services' ClusterIP Services.
+    # The ServiceMonitor scrapes the http port of exactly the four services' ClusterIP Services
+    # and the segmenter's query API's.
     (sm,) = [r for r in resources if r["kind"] == "ServiceMonitor"]
     selected = [
         r["metadata"]["name"]
         for r in resources
         if r["kind"] == "Service" and _label_selector_matches(sm["spec"]["selector"], r["metadata"].get("labels", {}))
     ]
-    assert sorted(selected) == sorted(ds.CORE)
+    assert sorted(selected) == sorted(ds.WORKLOADS)
     assert {e["port"] for e in sm["spec"]["endpoints"]} == {"http"}
 
 
@@ -269,6 +292,9 @@ def test_the_consistency_checks_catch_a_broken_wiring(rendered):
     assert errors_after(lambda rs: rs.remove(find(rs, "Secret", next(
         r["metadata"]["name"] for r in rs if r["kind"] == "Secret" and r["metadata"]["name"].startswith("messenger-providers")))))
     assert errors_after(lambda rs: find(rs, "Service", "ingest")["metadata"].update(namespace="default"))
+    assert errors_after(lambda rs: container(rs, "Deployment", "segmenter-api")["readinessProbe"]["httpGet"].update(path="/"))
+    assert errors_after(lambda rs: container(rs, "Deployment", "segmenter-api").update(command=["boomerang-segmenter", "worker"]))
+    assert errors_after(lambda rs: container(rs, "Deployment", "segmenter-api")["ports"][0].update(containerPort=8002))
 
 
 def test_the_render_pipeline_fails_on_a_broken_kustomization(kustomize, tmp_path):

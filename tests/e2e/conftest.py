@@ -10,8 +10,11 @@ from boomerang.shared.kafka import ensure_topics
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The four services and the sandbox as real processes, on the session's broker."""
+def stack(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """The four services, the segmenter's query API and the sandbox as real processes, on the
+    session's broker. A test module's SEGMENTER_SETTINGS (a dict) go to the segmenter."""
     prefix = f"e{uuid.uuid4().hex[:10]}."
     asyncio.run(ensure_topics(kafka_bootstrap, prefix))
     config = StackConfig(
@@ -19,13 +22,14 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=prefix,
         ports={name: free_port() for name in DEFAULT_PORTS},
+        segmenter_settings=dict(getattr(request.module, "SEGMENTER_SETTINGS", {})),
     )
     running = Stack(config)
     try:
         running.up(timeout=120)
         yield running
     finally:
-        for name in ("ingest", "segmenter", "messenger", "feedback", "sandbox"):
+        for name in ("ingest", "segmenter", "segmenter-api", "messenger", "feedback", "sandbox"):
             if "Traceback" in running.log_tail(name, 400):
                 print(f"--- {name} log tail ---\n{running.log_tail(name)}")
         running.down()

@@ -4,11 +4,13 @@ import json
 
 import pytest
 
-from boomerang.devstack.demo import run_demo
+from boomerang.devstack.demo import DEMO_SEGMENTER_SETTINGS, run_demo
 from boomerang.devstack.history import load_purchases, phone_for
 from boomerang.segmenter.domain.model import LIFECYCLE_STAGES
 
 pytestmark = pytest.mark.e2e
+# As `make demo` runs it: the segmenter's `now` is the latest order time it has read (1998).
+SEGMENTER_SETTINGS = DEMO_SEGMENTER_SETTINGS
 
 
 def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_path) -> None:
@@ -17,15 +19,25 @@ def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_pa
 
     summary = run_demo(stack, tmp_path / "summary.json", purchases)
 
-    assert summary["history"] == {"customers": 25, "orders": len(purchases)}
+    assert summary["history"] == {
+        "customers": 25, "orders": len(purchases), "from": "1997-01-01", "to": max(p.day for p in purchases).date().isoformat()
+    }
     assert summary["outbox"]["after_first_replay"] == len(purchases) + sms
     assert summary["outbox"]["new_after_replaying_twice_more"] == 0
     assert summary["messages_by_flow_and_channel"]["receipt"] == {"email sent": len(purchases), "sms sent": sms}
     assert summary["duplicates_avoided"]["ingest_same_message_id"] == len(purchases) + 25
     assert summary["duplicates_avoided"]["messenger_send_ledger"] == len(purchases) + sms
-    # Business time drives the lifecycle: each customer is in exactly one stage, the one their
-    # 1997-98 history put them in, or lapsed once the sweep (on today's clock) has seen them.
+    # Event time drives the lifecycle: each customer is in exactly one stage, the one their
+    # 1997-98 history put them in by the history's end (on today's clock all would be lapsed),
+    # and the shape is a real shop's: mostly lapsed one-time buyers, some still active, a few
+    # at risk, and VIPs (sizes from the segmenter's query API).
     stages = {s: n for s, n in summary["customers_by_segment"].items() if s in LIFECYCLE_STAGES}
     assert sum(stages.values()) == 25, summary["customers_by_segment"]
+    assert stages.get("lapsed", 0) > stages.get("active", 0) > 0, stages
+    assert stages.get("lapsed", 0) < 25, stages
+    assert stages.get("at_risk", 0) + stages.get("reactivated", 0) + stages.get("neutral", 0) > 0, stages
+    assert 0 < summary["customers_by_segment"].get("vip", 0) < 25 / 4, summary["customers_by_segment"]
+    assert summary["segments"]["customers"] == 25
+    print(f"\nsegments at the history's end: {summary['customers_by_segment']}")
     assert summary["provider_events_fed_back"]["sendgrid delivered"] == len(purchases)
     assert json.loads((tmp_path / "summary.json").read_text())["store"] == "demo"

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from boomerang.shared.events import Envelope, OrderPlaced, PageViewed
+from boomerang.shared.events import Envelope, OrderPlaced, PageViewed, ProviderEventReceived, SurveyAnswered
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -40,6 +40,27 @@ class Envelopes:
 
     def page_view(self, *, store_id: str = "store-1", customer_id: str = "cust-1", at: datetime = T0) -> Envelope:
         return Envelope.wrap(PageViewed(path="/"), store_id=store_id, customer_id=customer_id, source="test", time=at)
+
+    def provider_event(
+        self,
+        kind: str = "click",
+        *,
+        store_id: str = "store-1",
+        customer_id: str = "cust-1",
+        at: datetime = T0,
+        id: str | None = None,
+    ) -> Envelope:
+        """As feedback publishes a SendGrid event: a click, an open, a delivery, a bounce..."""
+        event = ProviderEventReceived(
+            provider="sendgrid", provider_event_id=f"sg-{kind}-{at.isoformat()}", kind=kind, occurred_at=at, message_id="m-1"
+        )
+        return Envelope.wrap(event, store_id=store_id, customer_id=customer_id, source="boomerang.feedback", time=at, id=id)
+
+    def survey_answer(
+        self, survey: str = "nps", score: int | None = 9, *, customer_id: str = "cust-1", at: datetime = T0
+    ) -> Envelope:
+        event = SurveyAnswered(survey=survey, score=score, answer="fast delivery", message_id="m-1", answered_at=at)
+        return Envelope.wrap(event, store_id="store-1", customer_id=customer_id, source="boomerang.feedback", time=at)
 
 
 @pytest.fixture

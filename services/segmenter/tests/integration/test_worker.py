@@ -169,18 +169,46 @@ async def test_state_and_due_times_survive_restarts(
     assert (sizes["customers"], sizes["segments"]) == (2, {"active": 1, "new": 1, "vip": 1})
 
 
+def order_history(envelopes) -> list[Envelope]:
+    """30 customers, 1 to 5 orders each over the last 300 days."""
+    rng = random.Random(1)
+    history = []
+    for c in range(30):
+        for k in range(rng.randint(1, 5)):
+            placed, total = days_ago(rng.uniform(2, 300)), str(rng.randint(10, 200))
+            history.append(envelopes.order(total, customer_id=f"c{c}", placed_at=placed, id=f"c{c}-o{k}"))
+    return history
+
+
+async def test_refits_that_move_nobody_are_not_published(kafka_bootstrap, topic_prefix, segmenter_worker, topic_records, envelopes):
+    # Adopting a model re-scores every customer of the store, so the leader keeps refitting
+    # (every second here) but publishes only when standings move or the model is a day old.
+    worker = segmenter_worker()
+    worker.env |= {"BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "1", "BOOMERANG_SEGMENTER_MODEL_MIN_CUSTOMERS": "20"}
+    worker.start()
+    history = order_history(envelopes)
+    await publish(kafka_bootstrap, topic_prefix, *history)
+    worker.wait_for_metric("boomerang_segmenter_events_processed_total", len(history))
+    worker.wait_for_metric("boomerang_segmenter_models_loaded_total", 1)
+    skipped = worker.metric("boomerang_segmenter_model_refits_skipped_total")
+    worker.wait_for_metric("boomerang_segmenter_model_refits_skipped_total", skipped + 1)
+    published = len(await topic_records(f"{topic_prefix}boomerang-segmenter.models.v1", 1))
+    worker.wait_for_metric("boomerang_segmenter_model_refits_skipped_total", skipped + 3)
+    assert len(await topic_records(f"{topic_prefix}boomerang-segmenter.models.v1", 1)) == published
+    assert worker.stop() == 0
+
+
 async def test_the_leader_fits_a_model_and_scores_reach_the_compacted_topic(
     kafka_bootstrap, topic_prefix, segmenter_worker, topic_records, envelopes
 ):
     worker = segmenter_worker()
-    worker.env |= {"BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "1", "BOOMERANG_SEGMENTER_MODEL_MIN_CUSTOMERS": "20"}
+    worker.env |= {
+        "BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "1",
+        "BOOMERANG_SEGMENTER_MODEL_MIN_CUSTOMERS": "20",
+        "BOOMERANG_SEGMENTER_MODEL_ADOPT_MOVED_SHARE": "0",  # adopt every refit
+    }
     worker.start()
-    rng = random.Random(1)
-    history = []
-    for c in range(30):  # 30 customers, 1 to 5 orders each over the last 300 days
-        for k in range(rng.randint(1, 5)):
-            placed, total = days_ago(rng.uniform(2, 300)), str(rng.randint(10, 200))
-            history.append(envelopes.order(total, customer_id=f"c{c}", placed_at=placed, id=f"c{c}-o{k}"))
+    history = order_history(envelopes)
     orders_of_c5 = sum(1 for e in history if e.customer_id == "c5")
     await publish(kafka_bootstrap, topic_prefix, *history)
     worker.wait_for_metric("boomerang_segmenter_events_processed_total", len(history))

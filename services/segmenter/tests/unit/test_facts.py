@@ -10,7 +10,7 @@ import pytest
 from boomerang.segmenter.adapters.policy_files import default_policy
 from boomerang.segmenter.domain import CustomerState, SegmentPolicy
 from boomerang.segmenter.domain.lifecycle import step
-from boomerang.segmenter.domain.facts import observe, occurred_at
+from boomerang.segmenter.domain.facts import feedback_ignored, is_engagement, observe, occurred_at
 from boomerang.shared.events import (
     CustomerIdentified,
     Envelope,
@@ -21,6 +21,7 @@ from boomerang.shared.events import (
     PageViewed,
     ProductViewed,
     ProviderEventReceived,
+    SurveyAnswered,
 )
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
@@ -218,3 +219,47 @@ def test_business_time_of_each_event():
     for event, expected in ((order, day(1)), (refund, day(2)), (cancel, day(3)), (click(day(4)), day(4)), (PageViewed(), day(9))):
         envelope = Envelope.wrap(event, store_id="s", customer_id="c", source="test", time=day(9))
         assert occurred_at(envelope, envelope.event()) == expected
+
+
+def answered(at: datetime, survey: str = "nps", score: int | None = 9) -> SurveyAnswered:
+    return SurveyAnswered(survey=survey, score=score, answer="quick", answered_at=at)
+
+
+def test_clicks_replies_and_survey_answers_are_engagement_opens_and_deliveries_are_not():
+    assert [is_engagement(click(T0, kind)) for kind in ("click", "reply")] == [True, True]
+    # Opens: Apple Mail Privacy Protection opens every message on delivery, read or not.
+    for kind in ("open", "processed", "delivered", "deferred", "bounce", "dropped", "unsubscribe", "spamreport"):
+        assert not is_engagement(click(T0, kind)), kind
+    assert is_engagement(answered(T0)) and is_engagement(answered(T0, "churn_reason", None))
+    assert not is_engagement(PageViewed(path="/"))  # a visit is engagement through observe, not feedback
+
+
+def test_a_survey_answer_sets_last_engaged_and_seen_but_not_last_visit():
+    state = feed(PageViewed(path="/"))
+    state = observe(state, answered(day(3)), day(3))
+    assert (state.last_visit_at, state.last_engaged_at, state.last_seen_at) == (T0, day(3), day(3))
+    assert observe(state, answered(day(1)), day(1)).last_engaged_at == day(3)  # an older answer: no move back
+    assert occurred_at(*_wrapped(answered(day(2)))) == day(2)
+
+
+def test_delivery_outcomes_change_nothing():
+    state = feed(placed("o-1", "20"), click(day(1)))
+    for kind in ("delivered", "bounce", "open"):
+        assert observe(state, click(day(2), kind), day(2)) is state
+
+
+def test_feedback_ignored_says_why_a_feedback_event_changes_nothing():
+    assert feedback_ignored(_wrapped(click(T0))[0]) is None
+    assert feedback_ignored(_wrapped(answered(T0))[0]) is None
+    assert feedback_ignored(_wrapped(click(T0, "open"))[0]) == "not_engagement"
+    assert feedback_ignored(_wrapped(click(T0, "delivered"))[0]) == "not_engagement"
+    unknown = _wrapped(click(T0))[0].model_copy(update={"type": "feedback.review.posted", "data": {"stars": 5}})
+    assert feedback_ignored(unknown) == "unknown_type"
+    broken = _wrapped(click(T0))[0].model_copy(update={"data": {"kind": "click"}})  # a known type, bad data
+    with pytest.raises(ValueError):
+        feedback_ignored(broken)
+
+
+def _wrapped(event) -> tuple[Envelope, object]:
+    envelope = Envelope.wrap(event, store_id="s", customer_id="c", source="test", time=day(9))
+    return envelope, envelope.event()

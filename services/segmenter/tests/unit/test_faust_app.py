@@ -28,12 +28,13 @@ def test_app_id_and_internal_topics_carry_the_prefix(tmp_path):
     assert table.partitions == PARTITIONS == app.conf.topic_partitions
 
 
-def test_agent_consumes_the_prefixed_commerce_topic(tmp_path):
+def test_one_agent_consumes_the_prefixed_commerce_and_feedback_topics(tmp_path):
     app = create_faust_app(settings_for("t43.", tmp_path))
-    agents = {name: agent.channel.get_topic_name() for name, agent in app.agents.items()}
+    agents = {name: sorted(agent.channel.topics) for name, agent in app.agents.items()}
     assert agents == {
-        "segment-customers": "t43.commerce.events.v1",
-        "sweep-customers": "t43.boomerang-segmenter.sweep.v1",
+        # Same key and partition count: the customers table is co-partitioned with both.
+        "segment-customers": ["t43.commerce.events.v1", "t43.feedback.events.v1"],
+        "sweep-customers": ["t43.boomerang-segmenter.sweep.v1"],
     }
     assert app.tables["due"].changelog_topic.get_topic_name() == "t43.boomerang-segmenter-due-changelog"
 
@@ -104,3 +105,17 @@ async def test_segment_sizes_count_one_store(table_rows):
 async def test_segment_sizes_of_an_unknown_store_are_zero(table_rows):
     sizes = await _sizes_for(table_rows, "store-9")
     assert (sizes.customers, dict(sizes.segments)) == (0, {})
+
+
+def test_the_clock_setting_chooses_the_wall_clock_or_the_event_time_watermark(tmp_path):
+    import faust
+
+    from boomerang.segmenter.adapters.clocks import BEFORE_ANY_EVENT, EventTimeClock
+    from boomerang.segmenter.bootstrap import utc_now, wire
+
+    wall = wire(faust.App("t46"), settings_for("t46.", tmp_path))
+    assert wall.clock is utc_now
+    replay = wire(faust.App("t47"), settings_for("t47.", tmp_path, clock="event-time"))
+    assert isinstance(replay.clock, EventTimeClock) and replay.clock() == BEFORE_ANY_EVENT
+    with pytest.raises(ValueError):
+        settings_for("t48.", tmp_path, clock="sundial")

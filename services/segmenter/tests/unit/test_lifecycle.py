@@ -9,7 +9,7 @@ import pytest
 
 from boomerang.segmenter.adapters.policy_files import default_policy
 from boomerang.segmenter.domain import CustomerState, SegmentPolicy
-from boomerang.segmenter.domain.lifecycle import step
+from boomerang.segmenter.domain.lifecycle import step, sweep
 from boomerang.shared.events import Envelope, UnknownEventType
 
 POLICY = SegmentPolicy(remembered_event_ids=3)
@@ -96,3 +96,53 @@ def test_an_order_resent_under_a_new_event_id_counts_once(blank, envelopes):
     reimported = envelopes.order("300", id="evt-2", order_id="o-1")
     state, targets = run(blank, first, reimported)
     assert (state.orders, state.net_revenue, targets) == (1, Decimal("300"), ["new"])
+
+
+def test_a_click_moves_an_engaged_non_buyer_to_neutral_and_time_takes_them_back(blank, envelopes):
+    """Default policy: a one-time buyer is at risk 60 days after their order; one who clicked
+    since, within 14 days, is neutral (interested, not buying) instead, until that runs out."""
+    t0 = envelopes.t0
+    state, targets = run(blank, envelopes.order("40", placed_at=t0))
+    state = sweep(state, t0 + timedelta(days=70), default_policy()).state  # time alone
+    assert state.segment_in("lifecycle") == "at_risk"
+    opened = envelopes.provider_event("open", at=t0 + timedelta(days=71))
+    # An open is no engagement (mail privacy proxies open everything): still at risk.
+    assert run(state, opened)[0].segment_in("lifecycle") == "at_risk"
+    clicked = envelopes.provider_event("click", at=t0 + timedelta(days=75))
+    stepped = step(state, clicked, clicked.time, POLICY, default_policy())
+    [change] = stepped.caused
+    assert (change.from_segment, change.to_segment, change.reason) == ("at_risk", "neutral", "engaged_without_ordering")
+    assert change.trigger_event_id == clicked.id
+    assert stepped.state.last_engaged_at == t0 + timedelta(days=75)
+    assert stepped.due_at == t0 + timedelta(days=89)  # the click grows old after 14 days
+    assert step(stepped.state, clicked, clicked.time, POLICY, default_policy()).state is stepped.state  # redelivered
+
+
+def test_a_survey_answer_is_engagement_too(blank, envelopes):
+    t0 = envelopes.t0
+    state, _ = run(blank, envelopes.order("40", placed_at=t0))
+    state, targets = run(state, envelopes.survey_answer("csat", 5, at=t0 + timedelta(days=65)))
+    assert targets[-1] == "neutral"
+    assert state.last_engaged_at == t0 + timedelta(days=65)
+
+
+def test_a_late_event_is_scored_when_it_is_judged_not_when_it_happened(blank, envelopes):
+    """A shop re-importing its history sends old orders after the customer was evaluated
+    later: the tier must come from the scores at that evaluation, not from back then."""
+    t0 = envelopes.t0
+    asked: list = []
+
+    def standing_of(state, at):
+        asked.append(at)
+        return None
+
+    first = envelopes.order("40", placed_at=t0)
+    state = step(blank, first, t0, POLICY, default_policy(), standing_of).state
+    state = sweep(state, t0 + timedelta(days=400), default_policy(), standing_of).state
+    asked.clear()
+    reimported = envelopes.order("40", placed_at=t0, id="reimport-1")
+    step(state, reimported, t0 + timedelta(days=400), POLICY, default_policy(), standing_of)
+    assert asked and set(asked) == {t0 + timedelta(days=400)}
+    asked.clear()
+    sweep(state, t0 + timedelta(days=10), default_policy(), standing_of)  # a late tick
+    assert asked == [t0 + timedelta(days=400)]

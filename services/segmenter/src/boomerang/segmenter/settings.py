@@ -49,7 +49,31 @@ class SegmenterSettings(ServiceSettings):
     model_min_customers: int = Field(
         default=100, ge=2, description="customers with an order a store needs before it gets a scoring model"
     )
+    model_refresh_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a refit is adopted (and every customer re-scored) at least this often, moved or not",
+    )
+    model_adopt_moved_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="sooner, a refit is adopted when it moves this share of customers (RFM cell or CLV percentile)",
+    )
+    clock: Literal["wall", "event-time"] = Field(
+        default="wall",
+        description=(
+            "what `now` is for the sweep, the model fits and the snapshots: wall, the real clock; event-time, "
+            "the latest business time among the events this worker has read (for replaying a history)"
+        ),
+    )
     replication_factor: int = Field(default=1, ge=1, description="of the topics faust creates (changelogs)")
     standby_replicas: int = Field(default=1, ge=0, description="warm copies of each table partition")
     commit_interval_s: float = Field(default=2.8, gt=0, description="how often source offsets are committed")
+    batch_max_events: int = Field(
+        default=500, ge=1, description="messages the agents take at a time: stepped, published and saved as one batch"
+    )
+    batch_within_s: float = Field(
+        default=0.05, gt=0, description="longest wait for a batch to fill: the latency a quiet stream adds"
+    )
     publish_retry_max_s: float = Field(default=10.0, gt=0, description="longest pause between publish retries")

@@ -20,7 +20,7 @@ from boomerang.shared.events.commerce import (
 from boomerang.shared.events.privacy import ErasureRequested
 from boomerang.shared.events.segments import CustomerScored, SegmentChanged
 from boomerang.shared.events.messages import MessageFailed, MessageSent, MessageSuppressed
-from boomerang.shared.events.feedback import ProviderEventReceived
+from boomerang.shared.events.feedback import ProviderEventReceived, SurveyAnswered
 
 __all__ = [
     "CartViewed",
@@ -46,6 +46,7 @@ __all__ = [
     "ProviderEventReceived",
     "ScreenViewed",
     "SegmentChanged",
+    "SurveyAnswered",
     "UnknownEventType",
     "event_class",
 ]

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from boomerang.bench import ingest as ingest_bench
+from boomerang.bench import segmenter as segmenter_bench
 
 app = typer.Typer(help="Boomerang benchmarks; results in build/bench/*.json.", no_args_is_help=True)
 console = Console()
@@ -50,6 +51,56 @@ def ingest(
     console.print(f"written to {options.out_dir / 'ingest.json'}")
 
 
+@app.command()
+def segmenter(
+    customers: Annotated[int, typer.Option(help="customers with a history, through the worker")] = 20_000,
+    sweep_customers: Annotated[int, typer.Option(help="customers in the due table the sweep scans")] = 1_000_000,
+    batch_max_events: Annotated[int, typer.Option(help="the worker's BATCH_MAX_EVENTS")] = 500,
+    profile: Annotated[
+        bool, typer.Option(envvar="BOOMERANG_BENCH_PROFILE", help="py-spy on the worker during one more, smaller history")
+    ] = False,
+    out_dir: Annotated[Path | None, typer.Option(help="default: build/bench")] = None,
+) -> None:
+    """The faust worker's events/s vs a raw consumer, the sweep over 1M customers, memory per 1M."""
+    options = segmenter_bench.Options(
+        customers=customers, sweep_customers=sweep_customers, batch_max_events=batch_max_events, profile=profile,
+        **({"out_dir": out_dir} if out_dir else {}),
+    )
+    try:
+        report = segmenter_bench.run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
+    except ingest_bench.BenchFailed as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(_segmenter_table(report))
+    found = report.get("profile", {})
+    if isinstance(found, dict) and "by_category" in found:
+        console.print(_profile_table("segmenter worker", found, title="where the segmenter worker's CPU goes"))
+    console.print(f"written to {options.out_dir / 'segmenter.json'}")
+
+
+def _segmenter_table(report: dict[str, Any]) -> Table:
+    raw, worker, sweep, memory = report["raw_consumer"], report["worker"], report["sweep"], report["memory"]
+    table = Table(title=f"segmenter benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
+    for column in ("figure", "value", "target", ""):
+        table.add_column(column)
+    targets = report["targets"]
+
+    def verdict(name: str) -> str:
+        return "[green]met[/green]" if targets[name]["met"] else "[red]missed[/red]"
+
+    table.add_row("(a) raw aiokafka consumer", f"{raw['events_per_s']:,.0f} events/s", "the limit", "")
+    table.add_row("    faust worker (state, scores, publish)", f"{worker['events_per_s']:,.0f} events/s", "", "")
+    table.add_row("    ratio", f"{report['ratio_worker_to_raw']:.3f}", targets["throughput_ratio"]["target"],
+                  verdict("throughput_ratio"))
+    table.add_row(f"(b) due scan, {sweep['due_table_rows_scanned']:,} customers", f"{sweep['scan_seconds']:.2f} s", "", "")
+    table.add_row("    per million customers", f"{sweep['scan_seconds_per_million']:.2f} s",
+                  targets["sweep_scan"]["target"], verdict("sweep_scan"))
+    table.add_row("    ticks applied", f"{sweep['ticks_applied_per_s']:,.0f} /s", "", "")
+    table.add_row("(c) RSS growth per million customers", f"{memory['rss_growth_mb_per_million_customers']:,.0f} MB", "", "")
+    table.add_row("    RocksDB on disk per million customers", f"{memory['disk_mb_per_million_customers']:,.0f} MB", "", "")
+    return table
+
+
 def _table(report: dict[str, Any]) -> Table:
     raw, batch, track = report["raw_producer"], report["ingest_batch"], report["track_latency"]
     table = Table(title=f"ingest benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
@@ -72,8 +123,9 @@ def _table(report: dict[str, Any]) -> Table:
     return table
 
 
-def _profile_table(name: str, found: dict[str, Any]) -> Table:
-    table = Table(title=f"where ingest's CPU goes under /v1/{name} ({found['samples']} py-spy samples)")
+def _profile_table(name: str, found: dict[str, Any], title: str | None = None) -> Table:
+    title = title or f"where ingest's CPU goes under /v1/{name}"
+    table = Table(title=f"{title} ({found['samples']} py-spy samples)")
     table.add_column("category")
     table.add_column("%", justify="right")
     for row in found["by_category"]:

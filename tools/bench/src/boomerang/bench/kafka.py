@@ -44,3 +44,27 @@ async def end_offsets(bootstrap: str, topic: str) -> int:
         return sum(offsets.values())
     finally:
         await consumer.stop()
+
+
+async def raw_consume(bootstrap: str, topic: str, partitions: int, poll_ms: int = 500) -> tuple[int, float]:
+    """Read every record of the topic with a bare consumer (no group, every partition, from the
+    beginning to the end offsets taken before the clock starts): (records, seconds)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 * 2**20)
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        left = {tp: end for tp, end in ends.items() if end > 0}
+        count = 0
+        started = time.perf_counter()
+        while left:
+            for tp, records in (await consumer.getmany(timeout_ms=poll_ms, max_records=10_000)).items():
+                count += len(records)
+                if records and records[-1].offset + 1 >= left.get(tp, 0):
+                    left.pop(tp, None)
+        return count, time.perf_counter() - started
+    finally:
+        await consumer.stop()
+

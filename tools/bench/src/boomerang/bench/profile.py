@@ -45,8 +45,28 @@ GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("asyncio event loop", ("asyncio/", "uvloop", "selectors.py")),
     ("threads (to_thread pool)", ("threading.py", "concurrent/futures/")),
 )
+# The segmenter worker's costs (`boomerang-bench segmenter --profile`).
+SEGMENTER_SPECIFIC: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("logging (structlog JSON lines)", ("structlog/", "logging/__init__.py", "shared/logs.py")),
+    ("metrics (prometheus_client)", ("prometheus_client/",)),
+    ("state codec: CustomerState JSON (pydantic)", ("adapters/state_codec.py",)),
+    ("scoring: score cards (BG/NBD, Gamma-Gamma, RFM)", ("domain/scorecard.py", "domain/scoring/", "adapters/models.py")),
+    ("snapshots: records, writer thread (SQLAlchemy)", ("snapshots.py", "sqlalchemy/", "sqlmodel/")),
+    ("RocksDB (rocksdict) reads and writes", ("stores/rocksdb.py", "rocksdict")),
+    ("faust tables: changelog sends", ("faust/tables/",)),
+    ("Kafka: aiokafka fetch, send, acks", ("aiokafka/", "faust/transport/")),
+    ("events + envelope (pydantic parse, build, dump)", ("shared/events/", "pydantic/", "segment_changed (",
+                                                         "customer_scored (")),
+    ("domain: facts, stages, lifecycle", ("segmenter/domain/",)),
+    ("segmentation service layer", ("service_layer/",)),
+)
+SEGMENTER_GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("faust streams and agents", ("faust/", "mode/")),
+    ("asyncio event loop", ("asyncio/", "uvloop", "selectors.py")),
+    ("threads", ("threading.py", "concurrent/futures/")),
+)
 OTHER = "other"
-OURS = ("ingest/", "shared/", "boomerang/")
+OURS = ("ingest/", "segmenter/", "shared/", "boomerang/")
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -68,24 +88,26 @@ def _without_line(frame: str) -> str:
     return f"{match['function']} ({match['file']})" if match else frame
 
 
-def category_of(frames: list[str]) -> str:
-    for name, needles in SPECIFIC:
+def category_of(frames: list[str], specific=SPECIFIC, generic=GENERIC) -> str:
+    for name, needles in specific:
         if any(needle in frame for frame in frames for needle in needles):
             return name
     for frame in reversed(frames):
-        for name, needles in GENERIC:
+        for name, needles in generic:
             if any(needle in frame for needle in needles):
                 return name
     return OTHER
 
 
-def summarise(samples: list[tuple[list[str], int]], top: int = 25) -> dict[str, Any]:
+def summarise(
+    samples: list[tuple[list[str], int]], top: int = 25, *, specific=SPECIFIC, generic=GENERIC
+) -> dict[str, Any]:
     total = sum(count for _, count in samples)
     categories: Counter[str] = Counter()
     cumulative: Counter[str] = Counter()
     own: Counter[str] = Counter()
     for frames, count in samples:
-        categories[category_of(frames)] += count
+        categories[category_of(frames, specific, generic)] += count
         for frame in set(frames):
             cumulative[frame] += count
         if frames:

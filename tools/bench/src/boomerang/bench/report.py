@@ -34,6 +34,11 @@ INGEST_TARGETS = (
     Target("peak_rss", "ingest_process.peak_rss_mb", 250.0, at_least=False, unit=" MB"),
 )
 
+SEGMENTER_TARGETS = (
+    Target("throughput_ratio", "ratio_worker_to_raw", 0.1, at_least=True),
+    Target("sweep_scan", "sweep.scan_seconds_per_million", 10.0, at_least=False, unit=" s"),
+)
+
 
 def percentile(values: Sequence[float], share: float) -> float:
     """Linear interpolation between the closest ranks (numpy's default); NaN when empty."""

@@ -11,12 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from boomerang.devstack.demo import run_demo
+from boomerang.devstack.demo import DEMO_SEGMENTER_SETTINGS, run_demo
+from boomerang.devstack.history import HISTORIES, load_purchases
 from boomerang.devstack.kafka_broker import repo_root
 from boomerang.devstack.stack import Stack, StackConfig
 from boomerang.shared.kafka import ensure_topics
 
-app = typer.Typer(pretty_exceptions_enable=False, help="Boomerang's local stack: Kafka, the provider sandbox and the four services.")
+app = typer.Typer(
+    pretty_exceptions_enable=False,
+    help="Boomerang's local stack: Kafka, the provider sandbox, the four services and the segmenter's query API.",
+)
 console = Console()
 
 
@@ -26,7 +30,7 @@ def _stack() -> Stack:
 
 @app.command()
 def up() -> None:
-    """Start Kafka, the sandbox and the four services in the background."""
+    """Start Kafka, the sandbox, the four services and the segmenter's query API in the background."""
     stack = _stack()
     started = time.monotonic()
     stack.up()
@@ -61,15 +65,22 @@ def demo(
     summary: Path = typer.Option(repo_root() / "build" / "demo-summary.json"),
     keep_running: bool = typer.Option(True, help="leave the stack up to explore"),
     fresh: bool = typer.Option(True, help="start from empty topics and stores"),
+    history: str = typer.Option(
+        "first300",
+        help=f"which CDNOW history to replay: {', '.join(HISTORIES)} (300, 2,357 or 23,570 customers)",
+    ),
 ) -> None:
-    """Start the stack, replay the CDNOW shop history twice, and summarise."""
-    stack = _stack()
+    """Start the stack (the segmenter on event time), replay the CDNOW shop history three
+    times, and summarise."""
+    if history not in HISTORIES:
+        raise typer.BadParameter(f"one of {', '.join(HISTORIES)}", param_hint="--history")
+    stack = Stack(StackConfig(segmenter_settings=dict(DEMO_SEGMENTER_SETTINGS)))
     started = time.monotonic()
     if fresh:
         stack.reset()
     stack.up()
-    console.print(f"stack up in {time.monotonic() - started:.1f}s; replaying history…")
-    result = run_demo(stack, summary)
+    console.print(f"stack up in {time.monotonic() - started:.1f}s; replaying the {history} history…")
+    result = run_demo(stack, summary, load_purchases(HISTORIES[history]))
     result["seconds"] = round(time.monotonic() - started, 1)
     summary.write_text(json.dumps(result, indent=2, default=str))
     _print_summary(result)
@@ -84,6 +95,7 @@ def _print_summary(s: dict) -> None:
     table.add_row("customers / orders replayed", f"{s['history']['customers']} / {s['history']['orders']}")
     table.add_row("events ingested", str(s["events_ingested"]))
     table.add_row("first replay", f"{first['calls']} calls in {first['seconds']:.1f}s")
+    table.add_row("segments as of (the history's end)", s["history"]["to"])
     for segment, count in sorted(s["customers_by_segment"].items()):
         table.add_row(f"customers in segment {segment}", str(count))
     for flow, channels in sorted(s["messages_by_flow_and_channel"].items()):

@@ -1,4 +1,11 @@
-"""`make demo`: replay a real shop's history through the running stack and say what happened."""
+"""`make demo`: replay a real shop's history through the running stack and say what happened.
+
+The history is CDNOW's, 1997-01-01 to 1998-06-30. The segmenter runs on event time for it
+(`DEMO_SEGMENTER_SETTINGS`): its `now` is the latest order time it has read, so the sweep moves
+customers as 1997-98 moved them and stops at the history's end, and the segment sizes in the
+summary are those of the shop on 30 June 1998; on the wall clock every one of them would have
+lapsed decades ago. The messages the replay triggers are still sent now.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,9 +23,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from boomerang.devstack.history import Purchase, load_purchases, phone_for, replay_calls
 from boomerang.devstack.stack import Stack
 from boomerang.shared.events import Envelope
-from boomerang.shared.kafka import CUSTOMER_SEGMENTS, FEEDBACK_EVENTS, TopicSpec
+from boomerang.shared.kafka import FEEDBACK_EVENTS, TopicSpec
 
 BATCH_SIZE = 200
+# The segmenter as the demo runs it: event time (adapters/clocks.py in the segmenter), a sweep
+# every second and a model refit every 5 s, so the sizes settle within seconds of the replay.
+DEMO_SEGMENTER_SETTINGS = {
+    "BOOMERANG_SEGMENTER_CLOCK": "event-time",
+    "BOOMERANG_SEGMENTER_SWEEP_INTERVAL_S": "1",
+    "BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "5",
+}
 
 
 @dataclass
@@ -84,14 +99,33 @@ async def read_topic(bootstrap: str, spec: TopicSpec, prefix: str) -> list[Envel
         await consumer.stop()
 
 
-def current_segments(changes: list[Envelope]) -> dict[str, set[str]]:
-    """Each customer's segments now, from their SegmentChanged history."""
-    current: dict[str, set[str]] = {}
-    for change in changes:
-        segments = current.setdefault(change.key, set())
-        segments.discard(change.data["from_segment"])
-        segments.add(change.data["to_segment"])
-    return current
+def segment_sizes(stack: Stack, as_of: datetime | None = None) -> dict | None:
+    """The query API's `/v1/segments/{store}` (movement windows ending at `as_of`); None while
+    it does not answer."""
+    c = stack.config
+    params = {"now": as_of.isoformat()} if as_of is not None else {}
+    try:
+        response = httpx.get(f"{c.url('segmenter-api')}/v1/segments/{c.store_id}", params=params, timeout=10)
+        return response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def wait_for_segments(
+    stack: Stack, customers: int, as_of: datetime | None = None, settle: float = 4.0, timeout: float = 180
+) -> dict:
+    """Segment sizes once every customer is in the snapshot store and nothing has moved for
+    `settle` seconds: the last events applied, swept to the end of the history, re-scored."""
+    deadline, last, since, sizes = time.monotonic() + timeout, None, time.monotonic(), None
+    while time.monotonic() < deadline:
+        sizes = segment_sizes(stack, as_of)
+        seen = None if sizes is None else (sizes["customers"], sizes["lifecycle"], sizes["value"])
+        if seen != last:
+            last, since = seen, time.monotonic()
+        elif sizes is not None and sizes["customers"] >= customers and time.monotonic() - since >= settle:
+            return sizes
+        time.sleep(0.5)
+    return sizes or {}
 
 
 def messenger_stats(stack: Stack) -> dict:
@@ -137,15 +171,24 @@ def run_demo(stack: Stack, summary_path: Path, purchases: list[Purchase] | None 
     after_replays = wait_for_outbox(stack, after_first, timeout=30)
 
     messages = outbox(stack)
-    segments = current_segments(asyncio.run(read_topic(stack.bootstrap, CUSTOMER_SEGMENTS, stack.config.topic_prefix)))
+    customers = len({p.customer for p in purchases})
+    history_end = max(p.day for p in purchases).replace(hour=23, minute=59, second=59)
+    sizes = wait_for_segments(stack, customers, as_of=history_end)
     feedback = asyncio.run(read_topic(stack.bootstrap, FEEDBACK_EVENTS, stack.config.topic_prefix))
     stats = messenger_stats(stack)
     summary = {
         "store": stack.config.store_id,
-        "history": {"customers": len({p.customer for p in purchases}), "orders": len(purchases)},
+        "history": {
+            "customers": customers,
+            "orders": len(purchases),
+            "from": min(p.day for p in purchases).date().isoformat(),
+            "to": history_end.date().isoformat(),
+        },
         "events_ingested": first.accepted + third.accepted,
         "replays": {"first": first.as_dict(), "same_again": second.as_dict(), "reimported": third.as_dict()},
-        "customers_by_segment": dict(Counter(s for held in segments.values() for s in held)),
+        # From the segmenter's query API: lifecycle stages (one each) and value tiers (one each).
+        "customers_by_segment": {**sizes.get("lifecycle", {}), **sizes.get("value", {})},
+        "segments": {key: sizes.get(key) for key in ("customers", "lifecycle", "value", "movement", "as_of")},
         "messages_by_flow_and_channel": by_flow_and_channel(stats),
         "outbox": {
             "expected": expected,
@@ -171,6 +214,9 @@ def where_to_look(stack: Stack) -> dict[str, str]:
     return links | {
         "sandbox_outbox": f"{c.url('sandbox')}/outbox",
         "messenger_stats": f"{c.url('messenger')}/v1/stats",
-        "segments": f"{c.url('segmenter')}/v1/segments/{c.store_id}",
+        "segments": f"{c.url('segmenter-api')}/v1/segments/{c.store_id}",
+        "customer": f"{c.url('segmenter-api')}/v1/customers/{c.store_id}/cdnow-00004",
+        "scores": f"{c.url('segmenter-api')}/v1/scores/{c.store_id}",
+        "segmenter_api_docs": f"{c.url('segmenter-api')}/docs",
         "logs": str(stack.root / "logs"),
     }

@@ -14,7 +14,16 @@ from pathlib import Path
 
 from boomerang.devstack.kafka_broker import repo_root
 
-DEMO_HISTORY = repo_root() / "data" / "cdnow" / "cdnow_first300.txt"
+CDNOW = repo_root() / "data" / "cdnow"
+DEMO_HISTORY = CDNOW / "cdnow_first300.txt"
+# What `make demo` can replay (HISTORY=...): the first 300 customers (all of whom joined in
+# the first days of January 1997), the published 1/10 sample of the whole cohort (2,357
+# customers who joined over the first quarter, as a shop's customers do), or the whole cohort.
+HISTORIES = {
+    "first300": DEMO_HISTORY,
+    "sample": CDNOW / "CDNOW_sample.txt",
+    "full": CDNOW / "CDNOW_master.txt",
+}
 
 CATALOGUE = [
     ("cd-0001", "Kind of Blue", "Jazz"),
@@ -44,10 +53,15 @@ class Purchase:
 
 
 def load_purchases(path: Path = DEMO_HISTORY) -> list[Purchase]:
+    """Any of the CDNOW files: `customer date cds value`, or the sample's `customer
+    sample_customer date cds value`; a header line is skipped."""
     purchases: list[Purchase] = []
     seen: dict[tuple[int, str], int] = {}
-    for line in path.read_text().splitlines()[1:]:
-        cust, day, cds, value = line.split()
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if not fields or not fields[0].isdigit():
+            continue  # the header
+        cust, day, cds, value = fields[0], *fields[-3:]
         seq = seen[(int(cust), day)] = seen.get((int(cust), day), -1) + 1
         purchases.append(
             Purchase(

@@ -1,4 +1,5 @@
-"""The local stack as background processes: Kafka, the provider sandbox and the four services.
+"""The local stack as background processes: Kafka, the provider sandbox, the four services and
+the segmenter's query API.
 
 Used by `make up`/`make down`, the demo and the end-to-end tests; each stack lives in its own
 directory (pids, logs, SQLite stores, keys) and may share a broker through a topic prefix.
@@ -20,17 +21,33 @@ import httpx
 
 from boomerang.devstack.kafka_broker import LocalKafka, repo_root
 from boomerang.devstack.waiting import wait_until_ready
-from boomerang.shared.kafka import ensure_topics
+from boomerang.shared.kafka import TopicSpec, ensure_topics
+from boomerang.shared.kafka.topics import ALL_TOPICS
 
-SERVICES = ("sandbox", "ingest", "segmenter", "messenger", "feedback")
-DEFAULT_PORTS = {"sandbox": 8025, "ingest": 8001, "segmenter": 8002, "messenger": 8003, "feedback": 8004}
+SERVICES = ("sandbox", "ingest", "segmenter", "segmenter-api", "messenger", "feedback")
+DEFAULT_PORTS = {
+    "sandbox": 8025, "ingest": 8001, "segmenter": 8002, "segmenter-api": 8005, "messenger": 8003, "feedback": 8004,
+}  # fmt: skip
 COMMANDS = {
     "sandbox": ["boomerang-sandbox", "serve"],
     "ingest": ["boomerang-ingest", "serve"],
     "segmenter": ["boomerang-segmenter", "worker"],
+    # The segmenter's query API: its own process over the snapshot store the worker writes.
+    "segmenter-api": ["boomerang-segmenter", "api"],
     "messenger": ["boomerang-messenger", "serve"],
     "feedback": ["boomerang-feedback", "serve"],
 }
+# Whose settings (BOOMERANG_<NAME>_*, database) a process reads, when not its own; and the
+# setting its port goes in. The API reads the worker's SQLite file: both run on this machine.
+SETTINGS_OF = {"segmenter-api": "segmenter"}
+PORT_SETTING = {"segmenter-api": "API_PORT"}
+# The segmenter's table changelogs (faust names them <app id>-<table>-changelog), made before
+# the worker starts. faust would make them itself, but a worker whose consumer read the
+# cluster's metadata before they existed fails its first table writes (PartitionsMismatch: the
+# changelog "has 0 partitions") until that metadata is refreshed. One broker: replication 1.
+SEGMENTER_CHANGELOGS = tuple(
+    TopicSpec(f"boomerang-segmenter-{table}-changelog", {"cleanup.policy": "compact"}) for table in ("customers", "due")
+)
 SANDBOX_TWILIO_AUTH_TOKEN = "sandbox-auth-token"  # the sandbox's and messenger's default
 DEMO_STORE = "demo"
 DEMO_WRITE_KEY = "demo-write-key-change-me"
@@ -46,6 +63,8 @@ class StackConfig:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     store_id: str = DEMO_STORE
     write_key: str = DEMO_WRITE_KEY
+    # Extra BOOMERANG_SEGMENTER_* settings for the worker, e.g. the demo's event-time clock.
+    segmenter_settings: dict[str, str] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -73,7 +92,7 @@ class Stack:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         if self.config.kafka_bootstrap is None:
             self.kafka.start()
-        asyncio.run(ensure_topics(self.bootstrap, self.config.topic_prefix))
+        asyncio.run(ensure_topics(self.bootstrap, self.config.topic_prefix, ALL_TOPICS + SEGMENTER_CHANGELOGS))
         self._make_webhook_keys()
         self._register_store()
         for name in SERVICES:
@@ -101,12 +120,14 @@ class Stack:
     # -- one service -------------------------------------------------------------------------
     def env(self, name: str) -> dict[str, str]:
         c, data = self.config, self.root / "data"
+        settings = SETTINGS_OF.get(name, name)
+        prefix = f"BOOMERANG_{settings.upper()}_"
         env = {
             **os.environ,
             "BOOMERANG_KAFKA_BOOTSTRAP": self.bootstrap,
             "BOOMERANG_TOPIC_PREFIX": c.topic_prefix,
-            f"BOOMERANG_{name.upper()}_PORT": str(c.ports[name]),
-            f"BOOMERANG_{name.upper()}_DATABASE_URL": f"sqlite:///{data / name}.db",
+            f"{prefix}{PORT_SETTING.get(name, 'PORT')}": str(c.ports[name]),
+            f"{prefix}DATABASE_URL": f"sqlite:///{data / settings}.db",
         }
         sandbox = c.url("sandbox")
         per_service = {
@@ -115,7 +136,7 @@ class Stack:
                 "BOOMERANG_SANDBOX_SENDGRID_WEBHOOK_PRIVATE_KEY_PATH": str(self._private_key),
                 "BOOMERANG_SANDBOX_OUTBOX_PATH": str(data / "outbox.jsonl"),
             },
-            "segmenter": {"BOOMERANG_SEGMENTER_DATA_DIR": str(data / "segmenter")},
+            "segmenter": {"BOOMERANG_SEGMENTER_DATA_DIR": str(data / "segmenter"), **c.segmenter_settings},
             "messenger": {
                 "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
                 "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,

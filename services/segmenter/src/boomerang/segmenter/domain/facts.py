@@ -21,8 +21,12 @@ What counts:
 - products and categories (units) and coupons (orders): from counted orders; a cancellation
   takes its order's lines and coupon back out, a refund does not (refunds move money only).
 - last visit: site or app activity (pages, screens, products, carts, checkouts); last
-  engagement: visits and the provider events in `ENGAGEMENT_KINDS` (clicks); last seen: any
-  commerce event, and engagement.
+  engagement: visits, the provider events in `ENGAGEMENT_KINDS` (clicks, SMS replies) and
+  survey answers (`SurveyAnswered`); last seen: any commerce event, and engagement.
+
+Feedback events (`feedback.events.v1`) that are not engagement (delivery outcomes, opens,
+unsubscribes, types this code does not know) change nothing: `feedback_ignored` says why, and
+the worker skips them before they reach `observe`.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from boomerang.shared.events import (
     ProductViewed,
     ProviderEventReceived,
     ScreenViewed,
+    SurveyAnswered,
+    UnknownEventType,
 )
 
 VISITS: tuple[type[Event], ...] = (
@@ -55,9 +61,13 @@ VISITS: tuple[type[Event], ...] = (
     CartViewed,
     CheckoutStarted,
 )
-# Provider events that show the customer paid attention. Opens are left out on purpose: mail
-# privacy proxies open every message.
-ENGAGEMENT_KINDS = frozenset({"click"})
+# Provider events that show the customer paid attention: a click in a message, an SMS reply
+# that is not a keyword. Opens are left out on purpose: Apple Mail Privacy Protection (and
+# other privacy proxies) fetch every message's images on delivery, so an "open" is reported
+# whether or not anyone read the message, and it would keep every Apple Mail user "engaged".
+# Delivery outcomes (processed, delivered, bounce, deferred, dropped, ...) say nothing about
+# the customer's interest, and unsubscribes or spam reports are the opposite of it.
+ENGAGEMENT_KINDS = frozenset({"click", "reply"})
 
 
 def occurred_at(envelope: Envelope, event: Event) -> datetime:
@@ -71,7 +81,30 @@ def occurred_at(envelope: Envelope, event: Event) -> datetime:
         return event.cancelled_at
     if isinstance(event, ProviderEventReceived):
         return event.occurred_at
+    if isinstance(event, SurveyAnswered):
+        return event.answered_at
     return envelope.time
+
+
+def is_engagement(event: Event, engagement_kinds: frozenset[str] = ENGAGEMENT_KINDS) -> bool:
+    """A feedback event that shows the customer paid attention: a click or reply (by kind), a
+    survey answered."""
+    if isinstance(event, ProviderEventReceived):
+        return event.kind in engagement_kinds
+    return isinstance(event, SurveyAnswered)
+
+
+def feedback_ignored(envelope: Envelope, engagement_kinds: frozenset[str] = ENGAGEMENT_KINDS) -> str | None:
+    """Why a message from `feedback.events.v1` changes nothing about the customer, or None when
+    it is engagement. `unknown_type`: a type this code has no schema for (feedback publishes new
+    kinds of answers before every consumer knows them: skipped, not poison);
+    `not_engagement`: a delivery outcome, an open, an unsubscribe. Raises ValueError when a
+    known type's data does not fit its schema (that is poison)."""
+    try:
+        event = envelope.event()
+    except UnknownEventType:
+        return "unknown_type"
+    return None if is_engagement(event, engagement_kinds) else "not_engagement"
 
 
 def observe(
@@ -85,10 +118,10 @@ def observe(
     """The state with `event` (which happened `at`) taken into account.
 
     Returns `state` itself when the event changes nothing (an order, refund or cancellation
-    already counted; a provider event that is not engagement).
+    already counted; a feedback event that is not engagement).
     """
-    if isinstance(event, ProviderEventReceived):
-        if event.kind not in engagement_kinds:
+    if isinstance(event, (ProviderEventReceived, SurveyAnswered)):
+        if not is_engagement(event, engagement_kinds):
             return state
         return replace(state, last_engaged_at=_latest(state.last_engaged_at, at), last_seen_at=_latest(state.last_seen_at, at))
     seen = replace(state, last_seen_at=_latest(state.last_seen_at, at))

@@ -63,16 +63,20 @@ def step(
         return Stepped(state, [], [], None, None)
     event = envelope.event()
     t = occurred_at(envelope, event)
+    # A late event (before the customer's last evaluation: out of order, or a shop re-importing
+    # its history) is judged at that evaluation, as `advance` does, so it is scored there too:
+    # scores from back then would put a long-lapsed customer's old standing into today's tier.
+    judged = t if state.evaluated_at is None else max(t, state.evaluated_at)
     if state.evaluated_at is None:
         before, elapsed = state, []  # first sight of the customer: no time has passed for them
     else:
-        before, elapsed = advance(state, standing_of(state, t), lifecycle_policy, t)
+        before, elapsed = advance(state, standing_of(state, judged), lifecycle_policy, t)
     observed = replace(
         observe(before, event, t, remembered_orders=policy.remembered_order_ids),
         recent_event_ids=(*state.recent_event_ids, envelope.id)[-policy.remembered_event_ids :],
         updated_at=now,
     )
-    standing = standing_of(observed, t)
+    standing = standing_of(observed, judged)
     after, caused = advance(observed, standing, lifecycle_policy, t)
     assert after.evaluated_at is not None
     return Stepped(
@@ -88,8 +92,9 @@ def sweep(
     state: CustomerState, now: datetime, lifecycle_policy: LifecyclePolicy, standing_of: StandingOf = _no_standing
 ) -> Stepped:
     """What time alone did to the customer up to `now` (no event): every change dated at the
-    instant it took effect, and the next due time."""
-    standing = standing_of(state, now)
+    instant it took effect, and the next due time. A tick older than the last evaluation is
+    judged (and scored) at that evaluation."""
+    standing = standing_of(state, now if state.evaluated_at is None else max(now, state.evaluated_at))
     after, changes = advance(state, standing, lifecycle_policy, now)
     assert after.evaluated_at is not None
     return Stepped(

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from boomerang.segmenter.adapters.snapshots import SqlSnapshots
-from boomerang.segmenter.bootstrap import utc_now
+from boomerang.segmenter.adapters.clocks import utc_now
 from boomerang.segmenter.domain.snapshots import distribution, movement
 from boomerang.segmenter.settings import SegmenterSettings
 from boomerang.shared.db import make_engine, ping

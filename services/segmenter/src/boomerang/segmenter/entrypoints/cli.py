@@ -7,7 +7,11 @@ import logging
 import faust
 import typer
 
-from boomerang.segmenter.bootstrap import TOPICS
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from boomerang.segmenter.bootstrap import CUSTOMERS_TABLE, DUE_TABLE, TOPICS, app_id
+from boomerang.shared.kafka.topics import PARTITIONS
 from boomerang.segmenter.entrypoints.faust_app import create_faust_app
 from boomerang.segmenter.settings import SegmenterSettings
 from boomerang.shared.cli import database_commands
@@ -58,10 +62,36 @@ def worker() -> None:
         runner.loop.run_until_complete(
             ensure_topics(settings.common.kafka_bootstrap, settings.common.topic_prefix, TOPICS)
         )
+        runner.loop.run_until_complete(ensure_changelogs(settings))
     except Exception:
         log.exception("topics_unavailable", bootstrap=settings.common.kafka_bootstrap)
         raise typer.Exit(1) from None
     runner.execute_from_commandline()
+
+
+async def ensure_changelogs(settings: SegmenterSettings) -> None:
+    """Create the tables' changelog topics before faust starts, as faust would (compacted, the
+    source's partitions, `replication_factor`). Left to faust, they are created while the
+    consumer joins its group, and the group's metadata can then hold a changelog with 0
+    partitions: faust refuses every write to that table ("PartitionsMismatch") until the next
+    rebalance."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.common.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        names = [f"{app_id(settings)}-{table}-changelog" for table in (CUSTOMERS_TABLE, DUE_TABLE)]
+        wanted = [
+            NewTopic(name, PARTITIONS, settings.replication_factor, topic_configs={"cleanup.policy": "compact"})
+            for name in names
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:  # another worker made them first
+                pass
+    finally:
+        await admin.close()
 
 
 @cli.command()

@@ -1,26 +1,40 @@
-"""Segmenting one commerce event: parse, apply to the customer's state, publish, remember.
+"""Segmenting commerce events in batches: parse, apply to each customer's state, publish, remember.
 
 Delivery guarantees, and why the SegmentChanged ids are deterministic
 --------------------------------------------------------------------
-faust processes `commerce.events.v1` at least once. For each message the agent calls
-`Segmentation.handle`, which in this order
+faust processes `commerce.events.v1` at least once, a batch at a time: the agent takes up to
+`batch_max_events` messages (`stream.take_events`, waiting at most `batch_within_s` for a
+full batch) and calls `Segmentation.handle_batch`, which in this order
 
-1. publishes the transitions to `customer.segments.v1` and waits for Kafka's ack,
-2. writes the new state to the table: the local store (RocksDB) at once, and a record
-   to the table's changelog topic through faust's buffered producer,
+1. steps every message of the batch against the customers' states, in offset order, in
+   memory (a customer with two messages in the batch gets the second applied to the state
+   the first made); a message that cannot be segmented is set aside for the dead-letter topic,
+2. sends everything the batch produced - the transitions to `customer.segments.v1`, each
+   customer's latest scores to `customer.scores.v1`, the dead letters - and waits for
+   Kafka's acks of all of them at once; any failure sends the whole batch's outputs again
+   (their ids are deterministic, so a second copy is a duplicate, not a new fact),
+3. writes each customer's new state and due time to the tables: the local store (RocksDB)
+   at once, and a record to each table's changelog topic through faust's buffered producer,
 
-and only then does faust mark the message done. Every `commit_interval_s` faust flushes
-its producer (changelog records included) and then commits the source offsets. None of
-this is one transaction, so a crash (kill -9, lost node, partition moved to another
-worker) can land between any two steps. On restart the table is restored from the
-local store and the changelog, and every message after the last committed offset is
-delivered again:
+and only when `handle_batch` returns does faust ack the batch's messages: take_events acks
+them when the agent asks for the next batch. Every `commit_interval_s` faust flushes its
+producer (changelog records included) and then commits the acked offsets, so no offset of a
+batch is committed before its states are written. The one way faust would ack a batch that
+was not written - take_events acks it when its generator is closed, and an exception out of
+the agent closes it - is closed by the agent: after an unexpected error it runs the batch
+again, as a redelivery would, and if that keeps failing it ends the process before any commit,
+so the batch is delivered again from the last commit (entrypoints.faust_app.whole_batch_or_exit).
 
-- crash before step 1's ack: nothing happened as far as anyone knows; redo it all.
-- crash after step 1, before the state reached the changelog (or the local store, when
-  the partition moved): the redelivered message finds the customer not yet in the
-  segment and publishes the transition *again*.
-- crash after step 2: the redelivered message's envelope id is in the state's recent
+None of this is one transaction, so a crash (kill -9, lost node, partition moved to another
+worker) can land between any two steps. On restart the table is restored from the local
+store and the changelog, and every message after the last committed offset is delivered
+again:
+
+- crash before step 2's acks: nothing happened as far as anyone knows; redo it all.
+- crash after step 2, before the states reached the changelog (or the local store, when
+  the partition moved): the redelivered messages find the customers not yet in their
+  segments and publish the transitions *again*.
+- crash after step 3: each redelivered message's envelope id is in its customer's recent
   ids; nothing is published twice.
 
 Publishing before saving is what makes the second case a duplicate rather than the
@@ -36,13 +50,17 @@ Changes time alone made (found by the sweep, or by the customer's next event bef
 applied) are named instead by the customer key, the dimension, the target segment and the
 instant the change took effect: whoever finds one first, and any re-run, publishes the same id.
 The sweep itself is idempotent: `advance` never goes back in time, so a tick redelivered, or
-one older than the customer's last evaluation, changes nothing. The scores published to
-`customer.scores.v1` follow the same order (published, then saved), with ids from the model
-and the time scored.
+one older than the customer's last evaluation, changes nothing. Its ticks are batched the
+same way (`sweep_batch`). The scores published to `customer.scores.v1` follow the same order
+(published, then saved), with ids from the model and the time scored; that topic is compacted
+by customer, so a batch publishes only each customer's latest scores.
 
 A redelivered duplicate still writes the state again: if the worker crashed after its
 local store had the state but before the changelog did, this puts it in the changelog,
 so the partition's next owner does not restore a state that lacks the event.
+
+The event agent and the sweep agent write the same tables, so their batches run one at a
+time (a lock): otherwise one could save an older state over the other's newer one.
 """
 
 from __future__ import annotations
@@ -50,11 +68,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from boomerang.segmenter import metrics
 from boomerang.segmenter.domain import CustomerState, SegmentPolicy, SegmentTransition
+from boomerang.segmenter.domain.facts import feedback_ignored, occurred_at
 from boomerang.segmenter.domain.lifecycle import StandingOf, Stepped, step, sweep
 from boomerang.segmenter.domain.policy import LifecyclePolicy
 from boomerang.segmenter.domain.scorecard import ScoreCard
@@ -72,6 +92,9 @@ SEGMENT_CHANGED_NAMESPACE = uuid.UUID("6f3c1b7e-2d4a-5e8f-9a1b-3c5d7e9f1a2b")
 log = get_logger(__name__)
 
 # The store's current model applied to a customer at a time; None: no model yet, or no order.
+# A card depends on the customer's order records and the time only (domain.scorecard reads
+# nothing else of the state), so a batch scores each (order records, time) once: a page view
+# leaves the orders as they were, and the card of the state saved is the one the step used.
 Scorer = Callable[[CustomerState, datetime], ScoreCard | None]
 
 
@@ -98,7 +121,12 @@ class Segmentation:
         retry_max_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         snapshots: Snapshots | None = None,
+        feedback_topics: Collection[str] = (),
+        event_time: Callable[[datetime], None] | None = None,
     ) -> None:
+        """`feedback_topics`: source topics whose events only count as engagement (the others
+        are skipped, not dead-lettered); `event_time` is told the business time of every event
+        from the other (commerce) topics (the event-time clock of a replay, adapters.clocks)."""
         self._states = states
         self._events = events
         self._policy = policy
@@ -109,114 +137,187 @@ class Segmentation:
         self._retry_max_s = retry_max_s
         self._sleep = sleep
         self._snapshots = snapshots
+        self._feedback_topics = frozenset(feedback_topics)
+        self._event_time = event_time
+        self._one_batch_at_a_time = asyncio.Lock()
 
     async def handle(self, record: SourceRecord) -> list[SegmentTransition]:
-        """Process one source message; never raises for a bad message (it is dead-lettered)."""
-        started = time.perf_counter()
-        try:
-            envelope, state = self._parse(record)
-            policy = self._lifecycle_policies(envelope.store_id)
-            stepped = step(state, envelope, self._clock(), self._policy, policy, *self._standing())
-        except Rejected as rejected:
-            await self._dead_letter(record, rejected.reason, rejected.error)
-            return []
-        except ValueError as exc:  # pydantic ValidationError and UnknownEventType are ValueErrors
-            await self._dead_letter(record, "invalid_event", f"invalid event: {exc}")
-            return []
-        except Exception as exc:  # noqa: BLE001 - a bug for one message must not stop the partition
-            log.exception("segmentation_failed", offset=record.offset, partition=record.partition)
-            await self._dead_letter(record, "processing_error", f"processing failed: {exc!r}")
-            return []
-        if stepped.state is state:
-            metrics.DUPLICATES.inc()
-            self._states.put(envelope.key, state)
-            return []
-        await self._save(envelope.key, stepped)
-        metrics.EVENTS_PROCESSED.labels(envelope.type).inc()
-        metrics.PROCESS_SECONDS.observe(time.perf_counter() - started)
-        return stepped.transitions
+        """One source message: a batch of one."""
+        return await self.handle_batch([record])
+
+    async def handle_batch(self, records: Sequence[SourceRecord]) -> list[SegmentTransition]:
+        """Process source messages in order; never raises for a bad message (it is dead-lettered).
+        Returns the transitions published, in the order they happened."""
+        async with self._one_batch_at_a_time:
+            started = time.perf_counter()
+            batch = _Batch(self._states, self._scorer)
+            standing = self._standing(batch)
+            for record in records:
+                self._step_record(batch, record, standing)
+            await self._commit(batch)
+            metrics.BATCH_SIZE.observe(len(records))
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            return batch.transitions
 
     async def sweep(self, key: str, now: datetime) -> list[SegmentTransition]:
         """Brings one customer's segments up to `now` with no event (the timer found them due).
         Idempotent: a second sweep at the same or an earlier `now` changes nothing."""
-        state = self._states.get(key)
-        if state is None:
-            return []
-        policy = self._lifecycle_policies(state.store_id)
-        stepped = sweep(state, now, policy, *self._standing())
-        if not stepped.transitions and stepped.state.evaluated_at == state.evaluated_at:
-            return []
-        await self._save(key, stepped)
-        metrics.SWEPT.inc()
-        return stepped.transitions
+        return await self.sweep_batch([(key, now)])
 
-    def _standing(self) -> tuple[StandingOf, ...]:
-        scorer = self._scorer
-        if scorer is None:
+    async def sweep_batch(self, ticks: Sequence[tuple[str, datetime]]) -> list[SegmentTransition]:
+        """`sweep` for each (customer key, now) tick, published and saved as one batch."""
+        async with self._one_batch_at_a_time:
+            batch = _Batch(self._states, self._scorer)
+            standing = self._standing(batch)
+            for key, now in ticks:
+                try:
+                    state = batch.state(key)
+                    if state is None:
+                        continue
+                    stepped = sweep(state, now, self._lifecycle_policies(state.store_id), *standing)
+                except Exception:  # noqa: BLE001 - one customer's failure must not stop the sweep
+                    log.exception("sweep_failed", key_hash=hash(key) & 0xFFFF)
+                    continue
+                if not stepped.transitions and stepped.state.evaluated_at == state.evaluated_at:
+                    continue
+                self._stepped(batch, key, stepped)
+                metrics.SWEPT.inc()
+            await self._commit(batch)
+            return batch.transitions
+
+    def _step_record(self, batch: _Batch, record: SourceRecord, standing: tuple[StandingOf, ...]) -> None:
+        try:
+            envelope = self._parse(record)
+            feedback = record.topic in self._feedback_topics
+            if feedback and (ignored := feedback_ignored(envelope)) is not None:
+                # Not engagement (a delivery outcome, an open) or a type unknown here: skipped,
+                # nothing written. A known type whose data does not fit raised: poison.
+                metrics.FEEDBACK_IGNORED.labels(ignored).inc()
+                return
+            if not feedback:
+                # Only the shop's history moves the event-time clock: feedback answers messages
+                # sent now, so in a replay of old history it carries today's dates.
+                self._saw(envelope)
+            state = batch.state(envelope.key) or CustomerState(envelope.store_id, envelope.customer_id)
+            policy = self._lifecycle_policies(envelope.store_id)
+            stepped = step(state, envelope, self._clock(), self._policy, policy, *standing)
+        except Rejected as rejected:
+            batch.dead_letter(record, rejected.reason, rejected.error)
+            return
+        except ValueError as exc:  # pydantic ValidationError and UnknownEventType are ValueErrors
+            batch.dead_letter(record, "invalid_event", f"invalid event: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug for one message must not stop the partition
+            log.exception("segmentation_failed", offset=record.offset, partition=record.partition)
+            batch.dead_letter(record, "processing_error", f"processing failed: {exc!r}")
+            return
+        if stepped.state is state:
+            metrics.DUPLICATES.inc()
+            batch.unchanged(envelope.key, state)
+            return
+        self._stepped(batch, envelope.key, stepped)
+        metrics.EVENTS_PROCESSED.labels(envelope.type).inc()
+
+    def _saw(self, envelope: Envelope) -> None:
+        if self._event_time is not None:
+            self._event_time(occurred_at(envelope, envelope.event()))
+
+    def _stepped(self, batch: _Batch, key: str, stepped: Stepped) -> None:
+        changes = [segment_changed(key, t, stepped.state) for t in stepped.transitions]
+        batch.stepped(key, stepped, changes)
+
+    def _standing(self, batch: _Batch) -> tuple[StandingOf, ...]:
+        if self._scorer is None:
             return ()
 
         def standing_of(state: CustomerState, at: datetime) -> Standing | None:
-            card = scorer(state, at)
+            card = batch.card(state, at)
             return None if card is None else card.standing
 
         return (standing_of,)
 
-    async def _save(self, key: str, stepped: Stepped) -> None:
-        """Publish (and wait for the ack), then write the state and its due time."""
-        new_state, transitions = stepped.state, stepped.transitions
-        changes = [segment_changed(key, t, new_state) for t in transitions]
-        if changes:
-            await self._until_acknowledged(lambda: self._events.publish(changes))
-        card = None
-        if self._scorer is not None and new_state.evaluated_at is not None:
-            card = self._scorer(new_state, new_state.evaluated_at)
-        scored: list[Envelope] = []
-        if card is not None:
-            scored = [customer_scored(key, new_state, card)]
-            await self._until_acknowledged(lambda: self._events.publish_scores(scored))
-        self._states.put(key, new_state)
-        if self._due is not None:
-            self._due.put(key, stepped.due_at)
-        if self._snapshots is not None:
-            # In memory only: a thread writes the snapshot store (service_layer.snapshots).
-            scores = scored[0].event().model_dump(mode="json") if scored else None
-            self._snapshots.record(
-                customer_snapshot(new_state, scores, self._clock()),
-                [transition_record(change, t) for change, t in zip(changes, transitions)],
-            )
-        for transition in transitions:
-            metrics.TRANSITIONS.labels(transition.to_segment).inc()
-            log.info(
-                "segment_changed",
-                store_id=new_state.store_id,
-                customer_id=new_state.customer_id,
-                to_segment=transition.to_segment,
-                trigger_event_id=transition.trigger_event_id or None,
-                changed_at=transition.changed_at.isoformat(),
-            )
+    async def _commit(self, batch: _Batch) -> None:
+        """Publish everything the batch produced (and wait for every ack), then write the
+        states and due times, then hand the snapshots to the snapshot buffer."""
+        scored = self._score(batch)
+        changes = [change for saved in batch.saved.values() for change in saved.changes]
+        if changes or scored or batch.dead:
+            await self._until_acknowledged(lambda: self._publish(changes, list(scored.values()), batch.dead))
+        for reason in (reason for _, reason, _ in batch.dead):
+            metrics.DEAD_LETTERED.labels(reason).inc()
+        for key, state in batch.unchanged_states.items():
+            if key not in batch.saved:
+                self._states.put(key, state)
+        recorded_at = self._clock() if self._snapshots is not None else None
+        for key, saved in batch.saved.items():
+            self._states.put(key, saved.state)
+            if self._due is not None:
+                self._due.put(key, saved.due_at)
+            if self._snapshots is not None:
+                # In memory only: a thread writes the snapshot store (service_layer.snapshots).
+                card = scored.get(key)
+                scores = card.event().model_dump(mode="json") if card is not None else None
+                self._snapshots.record(
+                    customer_snapshot(saved.state, scores, recorded_at),
+                    [transition_record(change, t) for change, t in zip(saved.changes, saved.transitions)],
+                )
+            for transition in saved.transitions:
+                metrics.TRANSITIONS.labels(transition.to_segment).inc()
+                log.info(
+                    "segment_changed",
+                    store_id=saved.state.store_id,
+                    customer_id=saved.state.customer_id,
+                    to_segment=transition.to_segment,
+                    trigger_event_id=transition.trigger_event_id or None,
+                    changed_at=transition.changed_at.isoformat(),
+                )
 
-    def _parse(self, record: SourceRecord) -> tuple[Envelope, CustomerState]:
+    def _score(self, batch: _Batch) -> dict[str, Envelope]:
+        """Each saved customer's scores, once per batch: the scores topic keeps the latest only."""
+        if self._scorer is None:
+            return {}
+        scored = {}
+        for key, saved in batch.saved.items():
+            if saved.state.evaluated_at is not None:
+                card = batch.card(saved.state, saved.state.evaluated_at)
+                if card is not None:
+                    scored[key] = customer_scored(key, saved.state, card)
+        return scored
+
+    async def _publish(
+        self, changes: list[Envelope], scored: list[Envelope], dead: list[tuple[SourceRecord, str, str]]
+    ) -> None:
+        sends: list[Awaitable[None]] = []
+        if changes:
+            sends.append(self._events.publish(changes))
+        if scored:
+            sends.append(self._events.publish_scores(scored))
+        for record, reason, error in dead:
+            # Only the first line: pydantic goes on to quote the input, which may hold emails.
+            summary = error.splitlines()[0][:200] if error else ""
+            log.error("dead_lettered", reason=reason, offset=record.offset, partition=record.partition, error=summary)
+            sends.append(self._events.dead_letter(record, reason, error))
+        # All sent before any ack is awaited; every send finishes (acked or failed) before a
+        # retry sends the batch again, so no send of an earlier try is still in flight.
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    def _parse(self, record: SourceRecord) -> Envelope:
         try:
             envelope = Envelope.from_bytes(record.value or b"")
         except ValueError as exc:
             raise Rejected("unparseable", f"unparseable envelope: {exc}") from exc
-        if record.key is not None and record.key != envelope.key.encode():
-            # The table is co-partitioned with the source by key; a message keyed otherwise
-            # sits on another customer's partition and would split their state.
+        if record.key != envelope.key.encode():
+            # The table is co-partitioned with the source by key; a message keyed otherwise (or
+            # not at all) sits on another customer's partition and would split their state.
             raise Rejected("key_mismatch", f"message key {record.key!r} is not the envelope's {envelope.key!r}")
-        state = self._states.get(envelope.key) or CustomerState(envelope.store_id, envelope.customer_id)
-        return envelope, state
-
-    async def _dead_letter(self, record: SourceRecord, reason: str, error: str) -> None:
-        # Only the first line: pydantic goes on to quote the input, which may hold emails.
-        summary = error.splitlines()[0][:200] if error else ""
-        log.error("dead_lettered", reason=reason, offset=record.offset, partition=record.partition, error=summary)
-        await self._until_acknowledged(lambda: self._events.dead_letter(record, reason, error))
-        metrics.DEAD_LETTERED.labels(reason).inc()
+        return envelope
 
     async def _until_acknowledged(self, publish: Callable[[], Awaitable[None]]) -> None:
-        # Giving up would lose the message (faust acks it once the agent moves on), so a
-        # Kafka outage stalls the partition instead; consumer lag shows it.
+        # Giving up would lose the batch (faust acks it once the agent moves on), so a
+        # Kafka outage stalls the partitions instead; consumer lag shows it.
         delay = 0.1
         while True:
             try:
@@ -227,6 +328,63 @@ class Segmentation:
                 log.warning("publish_failed", error=repr(exc), retry_in_s=delay)
                 await self._sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
+
+
+@dataclass
+class _Saved:
+    """What a batch did to one customer: the latest state and due time, every transition."""
+
+    state: CustomerState
+    due_at: datetime | None
+    transitions: list[SegmentTransition] = field(default_factory=list)
+    changes: list[Envelope] = field(default_factory=list)
+
+
+class _Batch:
+    """One batch's work in memory: the states it read and stepped (so a customer's second
+    message in the batch sees what the first did), and what it will publish and write."""
+
+    def __init__(self, states: CustomerStates, scorer: Scorer | None = None) -> None:
+        self._states = states
+        self._scorer = scorer
+        # (id of the order records, time) -> (those records, card): the records are held, so
+        # their id cannot be reused by another tuple while the batch lasts.
+        self._cards: dict[tuple[int, datetime], tuple[object, ScoreCard | None]] = {}
+        self._current: dict[str, CustomerState | None] = {}
+        self.saved: dict[str, _Saved] = {}
+        self.unchanged_states: dict[str, CustomerState] = {}
+        self.dead: list[tuple[SourceRecord, str, str]] = []
+        self.transitions: list[SegmentTransition] = []
+
+    def card(self, state: CustomerState, at: datetime) -> ScoreCard | None:
+        assert self._scorer is not None
+        records = state.order_records
+        cached = self._cards.get((id(records), at))
+        if cached is not None and cached[0] is records:
+            return cached[1]
+        card = self._scorer(state, at)
+        self._cards[id(records), at] = (records, card)
+        return card
+
+    def state(self, key: str) -> CustomerState | None:
+        if key not in self._current:
+            self._current[key] = self._states.get(key)
+        return self._current[key]
+
+    def stepped(self, key: str, stepped: Stepped, changes: list[Envelope]) -> None:
+        self._current[key] = stepped.state
+        saved = self.saved.setdefault(key, _Saved(stepped.state, stepped.due_at))
+        saved.state, saved.due_at = stepped.state, stepped.due_at
+        saved.transitions += stepped.transitions
+        saved.changes += changes
+        self.transitions += stepped.transitions
+
+    def unchanged(self, key: str, state: CustomerState) -> None:
+        """A redelivered message: its state is written again (see the module docstring)."""
+        self.unchanged_states[key] = state
+
+    def dead_letter(self, record: SourceRecord, reason: str, error: str) -> None:
+        self.dead.append((record, reason, error))
 
 
 def segment_changed(key: str, transition: SegmentTransition, state: CustomerState) -> Envelope:

@@ -1,0 +1,26 @@
+"""The devstack's wiring of the segmenter's query API, and the CDNOW histories the demo replays."""
+
+from __future__ import annotations
+
+from boomerang.devstack.history import HISTORIES, load_purchases
+from boomerang.devstack.stack import COMMANDS, SERVICES, Stack, StackConfig
+
+
+def test_the_query_api_reads_the_database_the_segmenter_worker_writes(tmp_path):
+    clock = {"BOOMERANG_SEGMENTER_CLOCK": "event-time"}
+    stack = Stack(StackConfig(root=tmp_path, kafka_bootstrap="127.0.0.1:1", segmenter_settings=clock))
+    worker, api = stack.env("segmenter"), stack.env("segmenter-api")
+    assert api["BOOMERANG_SEGMENTER_DATABASE_URL"] == worker["BOOMERANG_SEGMENTER_DATABASE_URL"]
+    assert api["BOOMERANG_SEGMENTER_DATABASE_URL"] == f"sqlite:///{tmp_path / 'data' / 'segmenter'}.db"
+    assert api["BOOMERANG_SEGMENTER_API_PORT"] == "8005" and worker["BOOMERANG_SEGMENTER_PORT"] == "8002"
+    assert worker["BOOMERANG_SEGMENTER_CLOCK"] == "event-time"
+    assert COMMANDS["segmenter-api"] == ["boomerang-segmenter", "api"]
+    assert SERVICES.index("segmenter-api") > SERVICES.index("segmenter")  # stopped before the worker
+    assert set(stack.status()) == set(SERVICES)  # `make status` lists it
+
+
+def test_every_cdnow_history_loads_from_its_own_layout():
+    sizes = {name: (len(ps := load_purchases(path)), len({p.customer for p in ps})) for name, path in HISTORIES.items()}
+    assert sizes == {"first300": (1046, 300), "sample": (6919, 2357), "full": (69659, 23570)}
+    sample = load_purchases(HISTORIES["sample"])
+    assert (sample[0].customer, sample[0].day.date().isoformat(), str(sample[0].value)) == (4, "1997-01-01", "29.33")
