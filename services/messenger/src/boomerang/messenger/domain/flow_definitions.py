@@ -41,6 +41,7 @@ import boomerang.shared.events  # noqa: F401  (registers every event type)
 from boomerang.messenger.domain.flows import Channel, Flow, Purpose, Step, View
 from boomerang.messenger.domain.timing import LocalWindow
 from boomerang.shared.errors import BadRequest
+from boomerang.shared.rules import FieldRule as _Rule, describe_error
 from boomerang.shared.events import Event, OrderPlaced, SegmentChanged
 
 # The segmenter's segments, per dimension (customer.segments.v1). Repeated here because the
@@ -70,14 +71,6 @@ class InvalidFlow(BadRequest):
         )
         first = self.errors[0][1] if self.errors else None
         super().__init__(f"invalid flow files: {listed}", field=first or None)
-
-
-class _Rule(ValueError):
-    """A cross-field rule broken inside a model validator; carries the setting's name."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # --- value types a shop owner writes -----------------------------------------------------------
@@ -569,18 +562,7 @@ def build_flows(
 
 
 def _describe(error: Any) -> tuple[str, str]:
-    parts = [str(part) for part in error["loc"]]
-    kept = [part for i, part in enumerate(parts) if not (i and parts[i - 1] in _TAGGED and part in _TAGS)]
-    path = ".".join(kept)
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, _Rule):
-        return (f"{path}.{cause.field}" if path else cause.field), str(cause)
-    if error["type"] == "extra_forbidden":
-        return path, "unknown setting"
-    if error["type"] == "missing":
-        return path, "missing"
-    message = error["msg"].removeprefix("Value error, ")
-    return path, f"{message} (got {error['input']!r})"
+    return describe_error(error, keep=lambda parts, i: not (i and parts[i - 1] in _TAGGED and parts[i] in _TAGS))
 
 
 # --- onto the runtime flow the handlers run --------------------------------------------------------
@@ -612,4 +594,3 @@ def to_flow(definition: FlowDefinition, view: View) -> Flow:
         view=view,
         definition=definition,
     )
-

@@ -9,34 +9,23 @@ validates every store directory at once, for start-up and for a CI check of a de
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
-import yaml
 
 from boomerang.messenger.domain.flow_definitions import Document, FlowSet, InvalidFlow, build_flows
+from boomerang.shared.rules import STORE_FILE_NAME, PerStore, yaml_mapping
 
 SUFFIX = ".yaml"
 PACKAGE_DIR = "flows"
-# Store ids that can name a directory: no path separators, no leading dot.
-_FILE_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 def parse_document(text: str, source: str) -> Document:
     """A YAML flow document (empty text: no settings). Raises InvalidFlow naming the file."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidFlow([(source, "", f"not valid YAML{where}: {problem}")]) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InvalidFlow([(source, "", f"must be a mapping of settings, got {type(data).__name__}")])
-    return Document(source, data)
+        return Document(source, yaml_mapping(text))
+    except ValueError as exc:
+        raise InvalidFlow([(source, "", str(exc))]) from None
 
 
 def read_directory(directory: Path, label: str) -> dict[str, Document]:
@@ -75,24 +64,12 @@ def flows_from_texts(texts: dict[str, str], label: str = "(override)") -> FlowSe
     return build_flows(default_documents(), overrides)
 
 
-class FlowFiles:
-    def __init__(self, directory: Path | None) -> None:
-        self._directory = directory
-        self._cache: dict[str, FlowSet] = {}
+class FlowFiles(PerStore[FlowSet]):
 
     def path_for(self, store_id: str) -> Path | None:
-        if self._directory is None or not _FILE_SAFE.fullmatch(store_id):
+        if self._directory is None or not STORE_FILE_NAME.fullmatch(store_id):
             return None
         return self._directory / store_id
-
-    def for_store(self, store_id: str) -> FlowSet:
-        """The store's flows. Raises InvalidFlow when one of its files is invalid."""
-        if store_id not in self._cache:
-            self._cache[store_id] = self._load(store_id)
-        return self._cache[store_id]
-
-    def reload(self) -> None:
-        self._cache.clear()
 
     def check(self) -> dict[str, FlowSet]:
         """Every store directory, validated; one InvalidFlow lists the problems of all of them."""
@@ -101,7 +78,7 @@ class FlowFiles:
         found: dict[str, FlowSet] = {}
         errors: list[tuple[str, str, str]] = []
         for path in sorted(p for p in self._directory.iterdir() if p.is_dir()):
-            if not _FILE_SAFE.fullmatch(path.name):
+            if not STORE_FILE_NAME.fullmatch(path.name):
                 errors.append((path.name, "", "the directory name is not a store id"))
                 continue
             try:

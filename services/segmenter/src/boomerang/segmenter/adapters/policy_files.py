@@ -8,36 +8,24 @@ the directory at once, for start-up and for a CI check of a deployment's policie
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from boomerang.segmenter.domain.policy import InvalidPolicy, LifecyclePolicy, build_policy
+from boomerang.shared.rules import STORE_FILE_NAME, PerStore, yaml_mapping
 
 DEFAULT_NAME = "policies/default.yaml"
 SUFFIX = ".yaml"
-# Store ids that can name a file: no path separators, no leading dot.
-_FILE_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 def parse_document(text: str, source: str) -> dict[str, Any]:
     """A YAML policy document as a mapping (empty text: no settings). Raises InvalidPolicy."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidPolicy(source, [("", f"not valid YAML{where}: {problem}")]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidPolicy(source, [("", f"must be a mapping of settings, got {type(data).__name__}")])
-    return data
+        return yaml_mapping(text)
+    except ValueError as exc:
+        raise InvalidPolicy(source, [("", str(exc))]) from None
 
 
 @cache
@@ -56,24 +44,12 @@ def policy_from_text(text: str, source: str = "(override)") -> LifecyclePolicy:
     return build_policy(default_document(), parse_document(text, source), source=source)
 
 
-class PolicyFiles:
-    def __init__(self, directory: Path | None) -> None:
-        self._directory = directory
-        self._cache: dict[str, LifecyclePolicy] = {}
+class PolicyFiles(PerStore[LifecyclePolicy]):
 
     def path_for(self, store_id: str) -> Path | None:
-        if self._directory is None or not _FILE_SAFE.fullmatch(store_id):
+        if self._directory is None or not STORE_FILE_NAME.fullmatch(store_id):
             return None
         return self._directory / f"{store_id}{SUFFIX}"
-
-    def for_store(self, store_id: str) -> LifecyclePolicy:
-        """The store's policy. Raises InvalidPolicy when its file is invalid."""
-        if store_id not in self._cache:
-            self._cache[store_id] = self._load(store_id)
-        return self._cache[store_id]
-
-    def reload(self) -> None:
-        self._cache.clear()
 
     def check(self) -> dict[str, LifecyclePolicy]:
         """Every store file of the directory, validated; raises the first InvalidPolicy."""
@@ -82,7 +58,7 @@ class PolicyFiles:
         found: dict[str, LifecyclePolicy] = {}
         for path in sorted(self._directory.glob(f"*{SUFFIX}")):
             store_id = path.name[: -len(SUFFIX)]
-            if not _FILE_SAFE.fullmatch(store_id):
+            if not STORE_FILE_NAME.fullmatch(store_id):
                 raise InvalidPolicy(path.name, [("", "the file name is not a store id")])
             found[store_id] = self._load(store_id)
         return found

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from boomerang.shared.errors import BadRequest
+from boomerang.shared.rules import FieldRule as _Rule, describe_error
 
 
 class InvalidPolicy(BadRequest):
@@ -34,14 +35,6 @@ class InvalidPolicy(BadRequest):
         self.errors = tuple(errors)
         listed = "; ".join(f"{path}: {message}" if path else message for path, message in errors)
         super().__init__(f"invalid lifecycle policy {source}: {listed}", field=errors[0][0] if errors else None)
-
-
-class _Rule(ValueError):
-    """A cross-field rule broken inside a model validator; carries the path of the setting."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class _Section(BaseModel):
@@ -193,16 +186,4 @@ def build_policy(
     try:
         return LifecyclePolicy.model_validate(document)
     except ValidationError as exc:
-        raise InvalidPolicy(source, [_describe(error) for error in exc.errors()]) from None
-
-
-def _describe(error: Any) -> tuple[str, str]:
-    path = ".".join(str(part) for part in error["loc"])
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, _Rule):
-        return (f"{path}.{cause.field}" if path else cause.field), str(cause)
-    if error["type"] == "extra_forbidden":
-        return path, "unknown setting"
-    if error["type"] == "missing":
-        return path, "missing"
-    return path, f"{error['msg']} (got {error['input']!r})"
+        raise InvalidPolicy(source, [describe_error(error) for error in exc.errors()]) from None
