@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,16 +80,22 @@ def segmenter(
     console.print(f"written to {options.out_dir / 'segmenter.json'}")
 
 
-def _segmenter_table(report: dict[str, Any]) -> Table:
-    raw, worker, sweep, memory = report["raw_consumer"], report["worker"], report["sweep"], report["memory"]
-    table = Table(title=f"segmenter benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
+def _figures_table(name: str, report: dict[str, Any]) -> tuple[Table, dict[str, Any], Callable[[str], str]]:
+    """An empty figures table titled for the run, its targets, and how a target's verdict reads."""
+    table = Table(title=f"{name} benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
     for column in ("figure", "value", "target", ""):
         table.add_column(column)
     targets = report["targets"]
 
-    def verdict(name: str) -> str:
-        return "[green]met[/green]" if targets[name]["met"] else "[red]missed[/red]"
+    def verdict(target: str) -> str:
+        return "[green]met[/green]" if targets[target]["met"] else "[red]missed[/red]"
 
+    return table, targets, verdict
+
+
+def _segmenter_table(report: dict[str, Any]) -> Table:
+    raw, worker, sweep, memory = report["raw_consumer"], report["worker"], report["sweep"], report["memory"]
+    table, targets, verdict = _figures_table("segmenter", report)
     table.add_row("(a) raw aiokafka consumer", f"{raw['events_per_s']:,.0f} events/s", "the limit", "")
     table.add_row("    faust worker (state, scores, publish)", f"{worker['events_per_s']:,.0f} events/s", "", "")
     table.add_row("    ratio", f"{report['ratio_worker_to_raw']:.3f}", targets["throughput_ratio"]["target"],
@@ -103,14 +111,7 @@ def _segmenter_table(report: dict[str, Any]) -> Table:
 
 def _table(report: dict[str, Any]) -> Table:
     raw, batch, track = report["raw_producer"], report["ingest_batch"], report["track_latency"]
-    table = Table(title=f"ingest benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
-    for column in ("figure", "value", "target", ""):
-        table.add_column(column)
-    targets = report["targets"]
-
-    def verdict(name: str) -> str:
-        return "[green]met[/green]" if targets[name]["met"] else "[red]missed[/red]"
-
+    table, targets, verdict = _figures_table("ingest", report)
     table.add_row("(a) raw aiokafka producer", f"{raw['events_per_s']:,.0f} events/s", "the limit", "")
     table.add_row("(b) ingest /v1/batch", f"{batch['events_per_s']:,.0f} events/s", "", "")
     table.add_row("    ratio b/a", f"{report['ratio_batch_to_raw']:.2f}", targets["throughput_ratio"]["target"],
