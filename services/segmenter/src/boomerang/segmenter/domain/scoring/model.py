@@ -256,22 +256,31 @@ class ScoringModel:
         """P(no order in the next `horizon_weeks`)."""
         return 1.0 - expit(_lapse_design(s, self.bgnbd, horizon_weeks) @ np.asarray(self.lapse))
 
-    def predicted_clv(self, s: Summary, horizon_weeks: float = clv.WEEKS_PER_YEAR) -> FloatArray:
-        factor = self.dormancy_factor(s)
+    def predicted_clv(
+        self,
+        s: Summary,
+        horizon_weeks: float = clv.WEEKS_PER_YEAR,
+        *,
+        factor: FloatArray | None = None,
+        spend: FloatArray | None = None,
+    ) -> FloatArray:
+        """`factor` and `spend`: the dormancy factor and expected spend, when already computed."""
+        factor = self.dormancy_factor(s) if factor is None else factor
 
         def orders(t: float) -> FloatArray:
             return self.bgnbd_expected_orders(s, t) * factor
 
-        return clv.predicted(
-            orders, self.expected_spend(s), horizon_weeks=horizon_weeks, annual_discount_rate=self.config.annual_discount_rate
-        )
+        spend = self.expected_spend(s) if spend is None else spend
+        return clv.predicted(orders, spend, horizon_weeks=horizon_weeks, annual_discount_rate=self.config.annual_discount_rate)
 
     def score(self, s: Summary, *, lapse_horizon_days: float | None = None) -> Scores:
         horizon_days = self.config.lapse_horizon_days if lapse_horizon_days is None else float(lapse_horizon_days)
         r, f, m = rfm.scores(self.rfm, s.recency, s.orders, s.aov)
         p_alive = bgnbd.probability_alive(self.bgnbd, s.x, s.t_x, s.T)
         lapse = self.lapse_score(s, horizon_days / WEEK)
-        predicted = self.predicted_clv(s)
+        # Each is used more than once below: computed once (scoring one customer runs on every event).
+        factor, spend = self.dormancy_factor(s), self.expected_spend(s)
+        predicted = self.predicted_clv(s, factor=factor, spend=spend)
         c = self.config
         lapse_now = lapse if horizon_days == c.lapse_horizon_days else self.lapse_score(s, c.lapse_horizon_days / WEEK)
         state = np.full(len(s), State.ACTIVE, dtype=object)
@@ -288,9 +297,9 @@ class ScoringModel:
             monetary_score=m,
             historic_clv=clv.historic(s.aov, s.orders, s.T, c.expected_lifetime_years),
             p_alive=p_alive,
-            expected_orders_90d=self.expected_orders(s, 90.0 / WEEK),
-            expected_orders_365d=self.expected_orders(s, 365.0 / WEEK),
-            expected_spend=self.expected_spend(s),
+            expected_orders_90d=self.bgnbd_expected_orders(s, 90.0 / WEEK) * factor,
+            expected_orders_365d=self.bgnbd_expected_orders(s, 365.0 / WEEK) * factor,
+            expected_spend=spend,
             predicted_clv_365d=predicted,
             lapse_score=lapse,
             next_order_day=s.now + WEEK * bgnbd.median_weeks_to_next_purchase(self.bgnbd, s.x, s.T),
