@@ -68,3 +68,28 @@ def test_there_is_no_default_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(LinkKeyMissing):
         LinkSettings().key()
+
+
+def test_a_survey_link_signs_which_survey_it_opens() -> None:
+    url = links.survey_url("https://fb.example", KEY, "acme", "c1", "email", "m-1", survey="csat")
+    params = query_of(url)
+
+    assert params["k"] == "csat"
+    assert links.verify_survey(params, [KEY]).survey == "csat"
+    with pytest.raises(InvalidLink, match="signature"):
+        links.verify_survey(params | {"k": "nps"}, [KEY])
+    with pytest.raises(InvalidLink, match="signature"):
+        links.verify_survey({k: v for k, v in params.items() if k != "k"}, [KEY])
+    # Unsubscribe links carry no survey kind and sign exactly what they signed before.
+    assert "k" not in query_of(unsubscribe())
+
+
+def test_a_refusal_names_the_parameter_at_fault() -> None:
+    params = query_of(unsubscribe())
+
+    with pytest.raises(links.MissingLinkParameter) as missing:
+        links.verify_unsubscribe({k: v for k, v in params.items() if k != "ch"}, [KEY])
+    assert missing.value.param == "ch"
+    with pytest.raises(InvalidLink) as forged:
+        links.verify_unsubscribe(params | {"sig": "AAAA"}, [KEY])
+    assert forged.value.param == "sig" and not isinstance(forged.value, links.MissingLinkParameter)

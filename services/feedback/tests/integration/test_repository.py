@@ -6,6 +6,7 @@ import pytest
 
 from boomerang.feedback.adapters.repository import SqlProviderEventStore
 from boomerang.feedback.domain.model import ProviderEvent
+from boomerang.feedback.domain.sms import Recipient
 from boomerang.feedback.migrations import upgrade
 from boomerang.shared.db import make_engine
 
@@ -64,3 +65,17 @@ def test_unpublished_until_marked_oldest_first(store):
     assert store.find("sendgrid", "a").published_at == NOW + timedelta(seconds=1)
     assert store.backlog().unpublished == 0
     assert store.backlog().oldest_received_at is None
+
+
+def test_the_latest_recipient_of_a_number_pair_is_remembered(store):
+    first, later = Recipient("s1", "c1", "m-1"), Recipient("s1", "c2", "m-2")
+    assert store.recipient("pair") is None
+
+    store.remember_recipient("pair", first, NOW)
+    store.remember_recipient("other", Recipient("s2", "c9", None), NOW)
+    assert store.recipient("pair") == first
+    store.remember_recipient("pair", later, NOW + timedelta(seconds=5))
+    assert store.recipient("pair") == later
+    store.remember_recipient("pair", first, NOW + timedelta(seconds=1))  # a late, older callback
+    assert store.recipient("pair") == later
+    assert store.recipient("other") == Recipient("s2", "c9", None)

@@ -6,8 +6,11 @@ import asyncio
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from boomerang.feedback.domain.model import ProviderEvent, StoredEvent
-from boomerang.feedback.service_layer.intake import take_in
+from boomerang.feedback.domain.errors import KafkaUnavailable
+from boomerang.feedback.service_layer.intake import take_in, take_in_acked
 from boomerang.feedback.service_layer.outbox import OutboxRelay
 from boomerang.feedback.service_layer.ports import Backlog
 from boomerang.shared.events import Envelope
@@ -37,6 +40,9 @@ class FakeStore:
         for key, row in self.rows.items():
             if row.id in ids and row.published_at is None:
                 self.rows[key] = StoredEvent(row.id, row.event, at)
+
+    def find(self, provider: str, provider_event_id: str) -> StoredEvent | None:
+        return self.rows.get((provider, provider_event_id))
 
     def backlog(self) -> Backlog:
         pending = [r for r in self.rows.values() if r.published_at is None]
@@ -142,3 +148,19 @@ async def test_the_relay_loop_keeps_trying_until_kafka_is_back():
     await asyncio.wait_for(loop, 1)
     assert [e.event().provider_event_id for e in bus.published] == ["a", "b"]
     assert bus.connected
+
+
+async def test_a_link_action_waits_for_kafka_and_a_retry_publishes_what_was_kept():
+    store, bus = FakeStore(), FakeBus(up=False)
+    relay = relay_for(store, bus)
+    [event] = events("unsub")
+    with pytest.raises(KafkaUnavailable) as refused:
+        await take_in_acked(event, store, relay, publish_timeout_s=1)
+    assert refused.value.status_code == 503 and refused.value.headers()["Retry-After"]
+    assert store.backlog().unpublished == 1  # kept: the relay would publish it on its own
+
+    bus.up = bus.connected = True
+    assert await take_in_acked(event, store, relay, publish_timeout_s=1) is False  # the retry
+    assert [e.event().provider_event_id for e in bus.published] == ["unsub"]
+    assert await take_in_acked(event, store, relay, publish_timeout_s=1) is False
+    assert len(bus.published) == 1

@@ -28,6 +28,8 @@ SURVEY = "survey"
 PATHS = {UNSUBSCRIBE: "/v1/unsubscribe", SURVEY: "/v1/survey"}
 # Query parameters: short, because SMS and some mail clients count characters.
 _PARAMS = {"store_id": "s", "customer_id": "c", "channel": "ch", "message_id": "m"}
+# Which survey a survey link opens (`nps`, `csat`, `churn_reason`); signed like the rest.
+SURVEY_PARAM = "k"
 SIGNATURE_PARAM = "sig"
 _VERSION = "v1"
 
@@ -59,6 +61,14 @@ class LinkKeyMissing(RuntimeError):
 class InvalidLink(ValueError):
     """A link whose parameters are missing or whose signature does not match."""
 
+    def __init__(self, message: str, *, param: str = SIGNATURE_PARAM) -> None:
+        super().__init__(message)
+        self.param = param  # the query parameter at fault, for the error's `field`
+
+
+class MissingLinkParameter(InvalidLink):
+    """A parameter the link needs is absent: a truncated link rather than a forgery."""
+
 
 @dataclass(frozen=True)
 class SignedLink:
@@ -69,10 +79,14 @@ class SignedLink:
     customer_id: str
     channel: str  # "email" or "sms": an unsubscribe link unsubscribes from that channel
     message_id: str
+    survey: str | None = None  # survey links only: which survey
 
     def payload(self) -> bytes:
         # JSON of a list: unambiguous whatever the ids contain (no separator to forge with).
         fields = [_VERSION, self.purpose, self.store_id, self.customer_id, self.channel, self.message_id]
+        if self.survey is not None:
+            # Only when present, so links made before survey kinds existed keep verifying.
+            fields.append(self.survey)
         return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -84,6 +98,8 @@ def signature(key: bytes, link: SignedLink) -> str:
 def query(key: bytes, link: SignedLink) -> dict[str, str]:
     """The link's query parameters, signature included."""
     params = {param: getattr(link, name) for name, param in _PARAMS.items()}
+    if link.survey is not None:
+        params[SURVEY_PARAM] = link.survey
     return {**params, SIGNATURE_PARAM: signature(key, link)}
 
 
@@ -98,9 +114,16 @@ def unsubscribe_url(
 
 
 def survey_url(
-    base_url: str, key: bytes, store_id: str, customer_id: str, channel: str, message_id: str
+    base_url: str,
+    key: bytes,
+    store_id: str,
+    customer_id: str,
+    channel: str,
+    message_id: str,
+    survey: str = "nps",
 ) -> str:
-    return url(base_url, key, SignedLink(SURVEY, store_id, customer_id, channel, message_id))
+    """`survey`: which one the page shows (`nps`, `csat`, `churn_reason`)."""
+    return url(base_url, key, SignedLink(SURVEY, store_id, customer_id, channel, message_id, survey))
 
 
 def verify(purpose: str, params: Mapping[str, str], keys: Iterable[bytes]) -> SignedLink:
@@ -113,10 +136,12 @@ def verify(purpose: str, params: Mapping[str, str], keys: Iterable[bytes]) -> Si
     for name, param in _PARAMS.items():
         value = params.get(param)
         if not value:
-            raise InvalidLink(f"the link has no {param!r} parameter")
+            raise MissingLinkParameter(f"the link has no {param!r} parameter", param=param)
         values[name] = value
     given = params.get(SIGNATURE_PARAM) or ""
-    link = SignedLink(purpose, **values)
+    if not given:
+        raise MissingLinkParameter("the link has no signature", param=SIGNATURE_PARAM)
+    link = SignedLink(purpose, **values, survey=params.get(SURVEY_PARAM) or None)
     # compare_digest on every key: the time taken does not tell how much of a forgery matched.
     if not any(hmac.compare_digest(signature(key, link), given) for key in keys):
         raise InvalidLink("the link's signature does not match")

@@ -17,6 +17,7 @@ from boomerang.feedback.migrations import upgrade
 from boomerang.feedback.service_layer.outbox import OutboxRelay
 from boomerang.feedback.settings import FeedbackSettings
 from boomerang.shared.db import make_engine, ping
+from boomerang.shared.links import LinkKeyMissing
 
 Clock = Callable[[], datetime]
 
@@ -35,6 +36,7 @@ class Feedback:
     clock: Clock
     sendgrid_key: ec.EllipticCurvePublicKey | None
     twilio_auth_token: str | None
+    link_keys: list[bytes] | None = None  # None: no BOOMERANG_LINK_SIGNING_KEY, link pages refused
 
     @property
     def sendgrid_tolerance(self) -> timedelta:
@@ -72,4 +74,12 @@ def bootstrap(settings: FeedbackSettings, *, clock: Clock = utc_now) -> Feedback
         clock=clock,
         sendgrid_key=load_sendgrid_public_key(key_text) if key_text else None,
         twilio_auth_token=token or None,
+        link_keys=_link_keys(settings),
     )
+
+
+def _link_keys(settings: FeedbackSettings) -> list[bytes] | None:
+    try:
+        return settings.links.accepted_keys()
+    except LinkKeyMissing:
+        return None

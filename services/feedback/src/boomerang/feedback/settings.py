@@ -7,7 +7,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from boomerang.shared.links import LinkSettings
 from boomerang.shared.settings import ServiceSettings
+
+DEFAULT_SMS_HELP = "Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply."
 
 
 class FeedbackSettings(ServiceSettings):
@@ -30,11 +33,22 @@ class FeedbackSettings(ServiceSettings):
         description="scheme://host[:port] that Twilio calls; behind a proxy it signs that URL, not ours",
     )
 
+    # Signed unsubscribe and survey links: BOOMERANG_LINK_SIGNING_KEY (and _PREVIOUS_SIGNING_KEYS),
+    # the same key the messenger signs with. Without one, the link pages answer 503.
+    links: LinkSettings = Field(default_factory=LinkSettings)
+    sms_help_text: str = Field(default=DEFAULT_SMS_HELP, description="TwiML answer to HELP/INFO")
+    sms_help_texts: dict[str, str] = Field(
+        default_factory=dict, description='per store id, JSON: {"store-1": "Acme: reply STOP to ..."}'
+    )
+
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     publish_timeout_s: float = Field(default=2.0, gt=0, description="how long a request waits for Kafka")
     relay_interval_s: float = Field(default=1.0, gt=0)
     relay_max_backoff_s: float = Field(default=30.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
+
+    def help_text(self, store_id: str | None) -> str:
+        return self.sms_help_texts.get(store_id or "", self.sms_help_text)
 
     def sendgrid_public_key_text(self) -> str | None:
         if self.sendgrid_webhook_public_key:

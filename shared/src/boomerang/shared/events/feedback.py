@@ -18,8 +18,10 @@ class ProviderEventReceived(Event):
 
     `kind` is the provider's own name: SendGrid's event (`processed`, `delivered`, `bounce`,
     `open`, `click`, `unsubscribe`, ...) or Twilio's message status (`sent`, `delivered`,
-    `undelivered`, ...); an inbound SMS that is not a keyword (STOP, START, HELP are consent,
-    not interest) is `reply`.
+    `undelivered`, ...); an inbound SMS is `stop`, `start` or `help` (its keyword; consent, not
+    interest) or else `reply`. An unsubscribe through our own signed link is `unsubscribe` with
+    `provider` naming the channel's provider (`sendgrid`: email, `twilio`: SMS) and `reason`
+    starting `unsubscribe link`.
     """
 
     event_type = "feedback.provider_event.received"

@@ -1,4 +1,5 @@
-"""The provider event store (the outbox): one row per provider event, unique on its provider id."""
+"""The provider event store (the outbox): one row per provider event, unique on its provider id;
+and who we last texted at each number, to attribute inbound SMS."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
 from boomerang.feedback.domain.model import ProviderEvent, StoredEvent
+from boomerang.feedback.domain.sms import Recipient
 from boomerang.feedback.service_layer.ports import Backlog
 
 
@@ -30,8 +32,21 @@ class ProviderEventRow(SQLModel, table=True):
     )
 
 
-TABLES = [ProviderEventRow.__table__]
+class SmsRecipientRow(SQLModel, table=True):
+    """The latest outbound SMS per (customer number, our number), from status callbacks."""
+
+    __tablename__ = "feedback_sms_recipients"
+
+    number_pair: str = Field(primary_key=True, max_length=64)  # sha256 hex, see domain/sms.py
+    store_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=256)
+    message_id: str | None = Field(default=None, max_length=255)
+    seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+TABLES = [ProviderEventRow.__table__, SmsRecipientRow.__table__]
 _t = ProviderEventRow.__table__
+_r = SmsRecipientRow.__table__
 
 
 class SqlProviderEventStore:
@@ -87,6 +102,24 @@ class SqlProviderEventStore:
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         return _stored(row) if row else None
+
+    def remember_recipient(self, number_pair: str, recipient: Recipient, seen_at: datetime) -> None:
+        """Upsert; an older callback arriving late does not overwrite a newer one."""
+        values = {**recipient.__dict__, "number_pair": number_pair, "seen_at": seen_at}
+        statement = self._insert(_r).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["number_pair"],
+            set_={name: statement.excluded[name] for name in values if name != "number_pair"},
+            where=_r.c.seen_at <= statement.excluded.seen_at,
+        )
+        with self._engine.begin() as conn:
+            conn.execute(statement)
+
+    def recipient(self, number_pair: str) -> Recipient | None:
+        query = select(_r.c.store_id, _r.c.customer_id, _r.c.message_id).where(_r.c.number_pair == number_pair)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return Recipient(row.store_id, row.customer_id, row.message_id) if row else None
 
     def count(self) -> int:
         with self._engine.connect() as conn:

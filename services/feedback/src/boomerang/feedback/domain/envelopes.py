@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from boomerang.feedback.domain import sendgrid, twilio
-from boomerang.feedback.domain.model import SOURCE, Attribution, ProviderEvent, envelope_id
-from boomerang.shared.events import Envelope
+from datetime import datetime
 
-_MAPPERS = {sendgrid.PROVIDER: sendgrid.received, twilio.PROVIDER: twilio.received}
-_KINDS = {sendgrid.PROVIDER: sendgrid.KINDS, twilio.PROVIDER: twilio.KINDS}
+from boomerang.feedback.domain import customer_links, sendgrid, sms, twilio
+from boomerang.feedback.domain.model import SOURCE, Attribution, ProviderEvent, envelope_id
+from boomerang.shared.events import Envelope, Event, SurveyAnswered
+
+# Keyed by where a stored event came from (its `provider` column).
+_MAPPERS = {
+    sendgrid.PROVIDER: sendgrid.received,
+    twilio.PROVIDER: twilio.received,
+    sms.PROVIDER: sms.received,
+    customer_links.UNSUBSCRIBE: customer_links.unsubscribed,
+    customer_links.SURVEY: customer_links.answered,
+}
+_KINDS = {
+    sendgrid.PROVIDER: sendgrid.KINDS,
+    twilio.PROVIDER: twilio.KINDS,
+    sms.PROVIDER: sms.KINDS,
+    customer_links.UNSUBSCRIBE: customer_links.KINDS,
+    customer_links.SURVEY: customer_links.KINDS,
+}
 
 
 def envelope_for(event: ProviderEvent) -> tuple[Envelope, Attribution]:
@@ -17,7 +32,7 @@ def envelope_for(event: ProviderEvent) -> tuple[Envelope, Attribution]:
         store_id=attribution.store_id,
         customer_id=attribution.customer_id,
         source=SOURCE,
-        time=payload.occurred_at,
+        time=_occurred_at(payload),
         id=envelope_id(event.provider, event.provider_event_id),
     )
     return envelope, attribution
@@ -26,3 +41,7 @@ def envelope_for(event: ProviderEvent) -> tuple[Envelope, Attribution]:
 def kind_label(provider: str, kind: str) -> str:
     """Metric labels stay a closed set whatever a provider sends."""
     return kind if kind in _KINDS.get(provider, ()) else "other"
+
+
+def _occurred_at(payload: Event) -> datetime:
+    return payload.answered_at if isinstance(payload, SurveyAnswered) else payload.occurred_at

@@ -30,3 +30,16 @@ class InvalidPayload(BadRequest):
 
 # Counted by reason in the signature-failure metric.
 SIGNATURE_REJECTIONS = (MissingSignature, InvalidSignature, StaleTimestamp)
+
+
+class LinksNotConfigured(ServiceUnavailable):
+    code = "links_not_configured"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=60)
+
+
+class KafkaUnavailable(ServiceUnavailable):
+    """Unsubscribes and survey answers wait for Kafka's ack, as ingest does: a person is waiting."""
+
+    code = "kafka_unavailable"

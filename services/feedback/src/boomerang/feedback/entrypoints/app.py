@@ -1,4 +1,5 @@
-"""The feedback HTTP service: provider webhooks in, feedback.events.v1 out."""
+"""The feedback HTTP service: provider webhooks, inbound SMS, unsubscribe and survey pages in;
+feedback.events.v1 out."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TypedDict
 from fastapi import FastAPI
 
 from boomerang.feedback.bootstrap import Clock, Feedback, bootstrap, utc_now
+from boomerang.feedback.entrypoints.link_pages import router as link_pages_router
 from boomerang.feedback.entrypoints.webhooks import router as webhooks_router
 from boomerang.feedback.settings import FeedbackSettings
 from boomerang.shared.kafka import PublishFailed
@@ -47,6 +49,7 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
             "feedback_started",
             sendgrid_webhook=feedback.sendgrid_key is not None,
             twilio_webhook=feedback.twilio_auth_token is not None,
+            signed_links=feedback.link_keys is not None,
         )
         try:
             yield {"feedback": feedback}
@@ -60,4 +63,5 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
     install_error_handlers(app)
     app.include_router(ops_router({"database": feedback.database_ready, "kafka": feedback.kafka_ready}))
     app.include_router(webhooks_router)
+    app.include_router(link_pages_router)
     return app

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from boomerang.feedback import metrics
 from boomerang.feedback.bootstrap import Feedback
-from boomerang.feedback.domain import sendgrid, twilio
+from boomerang.feedback.domain import sendgrid, sms, twilio
 from boomerang.feedback.domain.errors import (
     SIGNATURE_REJECTIONS,
     InvalidPayload,
@@ -28,7 +30,7 @@ from boomerang.feedback.domain.model import ProviderEvent
 from boomerang.feedback.service_layer.intake import take_in
 from boomerang.shared.errors import BoomerangError, PayloadTooLarge
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(tags=["webhooks"])
 
 
 class WebhookAccepted(BaseModel):
@@ -37,7 +39,7 @@ class WebhookAccepted(BaseModel):
     duplicates: int
 
 
-@router.post("/sendgrid", response_model=WebhookAccepted)
+@router.post("/v1/webhooks/sendgrid", response_model=WebhookAccepted)
 async def sendgrid_events(request: Request) -> WebhookAccepted:
     feedback: Feedback = request.state.feedback
     if feedback.sendgrid_key is None:
@@ -58,27 +60,53 @@ async def sendgrid_events(request: Request) -> WebhookAccepted:
     return await _take_in(feedback, events)
 
 
-@router.post("/twilio/status", response_model=WebhookAccepted)
+@router.post("/v1/webhooks/twilio/status", response_model=WebhookAccepted)
 async def twilio_status(request: Request) -> WebhookAccepted:
     feedback: Feedback = request.state.feedback
-    if feedback.twilio_auth_token is None:
-        raise WebhookNotConfigured("the Twilio auth token is not configured")
     with _counted(twilio.PROVIDER):
-        body = await _read_body(request, feedback.settings.max_body_bytes)
-        try:
-            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidPayload("the body is not a form", code="malformed_form", field="body") from None
-        verify_twilio(
-            feedback.twilio_auth_token,
-            signature=request.headers.get(TWILIO_SIGNATURE_HEADER),
-            url=_public_url(request, feedback.settings.public_base_url),
-            params=form,
-        )
+        form = await _verified_twilio_form(request, feedback)
         event = twilio.status_event(
             form, list(request.query_params.multi_items()), received_at=feedback.clock()
         )
+    if learned := sms.recipient_of_status(event.raw["form"], event.raw["query"]):
+        # So that a later inbound SMS from this number finds the customer.
+        await asyncio.to_thread(feedback.store.remember_recipient, *learned, event.received_at)
     return await _take_in(feedback, [event])
+
+
+@router.post("/v1/webhooks/twilio/inbound", response_class=Response)
+@router.post("/v1/twilio/inbound", response_class=Response, include_in_schema=False)
+async def twilio_inbound(request: Request) -> Response:
+    """Twilio's incoming-message webhook: stored once, published, answered with TwiML."""
+    feedback: Feedback = request.state.feedback
+    with _counted(twilio.PROVIDER):
+        form = await _verified_twilio_form(request, feedback)
+        customer_number, our_number = sms.customer_numbers(form)
+        recipient = None
+        if customer_number and our_number:
+            key = sms.number_pair_key(customer_number, our_number)
+            recipient = await asyncio.to_thread(feedback.store.recipient, key)
+        event = sms.inbound_event(form, recipient, received_at=feedback.clock())
+    await _take_in(feedback, [event])
+    help_text = feedback.settings.help_text(recipient.store_id if recipient else None)
+    return Response(sms.twiml(help_text if event.kind == "help" else None), media_type="text/xml")
+
+
+async def _verified_twilio_form(request: Request, feedback: Feedback) -> list[tuple[str, str]]:
+    if feedback.twilio_auth_token is None:
+        raise WebhookNotConfigured("the Twilio auth token is not configured")
+    body = await _read_body(request, feedback.settings.max_body_bytes)
+    try:
+        form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidPayload("the body is not a form", code="malformed_form", field="body") from None
+    verify_twilio(
+        feedback.twilio_auth_token,
+        signature=request.headers.get(TWILIO_SIGNATURE_HEADER),
+        url=_public_url(request, feedback.settings.public_base_url),
+        params=form,
+    )
+    return form
 
 
 async def _take_in(feedback: Feedback, events: list[ProviderEvent]) -> WebhookAccepted:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from boomerang.feedback import metrics
 from boomerang.feedback.domain.envelopes import envelope_for, kind_label
-from boomerang.feedback.domain.errors import InvalidPayload
+from boomerang.feedback.domain.errors import InvalidPayload, KafkaUnavailable
 from boomerang.feedback.domain.model import Attribution, ProviderEvent
 from boomerang.feedback.service_layer.outbox import OutboxRelay
 from boomerang.feedback.service_layer.ports import ProviderEventStore
@@ -55,6 +55,29 @@ async def take_in(
         published=published,
     )
     return Intake(len(events), len(new), duplicates, published)
+
+
+async def take_in_acked(
+    event: ProviderEvent, store: ProviderEventStore, relay: OutboxRelay, *, publish_timeout_s: float
+) -> bool:
+    """Keep the event once and return only when Kafka has it (True if it was new).
+
+    For what a person does on our pages (unsubscribe, survey): they wait, so they learn about a
+    failure and retry, as ingest's clients do. Raises KafkaUnavailable (503) otherwise; the event
+    stays stored and the relay publishes it when Kafka is back, so the unsubscribe is not lost.
+    """
+    _mappable(0, event)
+    metrics.WEBHOOK_EVENTS.labels(event.provider, kind_label(event.provider, event.kind)).inc()
+    new = await asyncio.to_thread(store.add_new, [event])
+    stored = new[0] if new else await asyncio.to_thread(store.find, event.provider, event.provider_event_id)
+    if not new:
+        metrics.DUPLICATES.labels(event.provider).inc()
+    if stored is not None and stored.published_at is None:
+        # A retry of an event stored while Kafka was away publishes it now, or fails again.
+        if not await _publish_now(relay, [stored.id], publish_timeout_s):
+            raise KafkaUnavailable("Kafka did not acknowledge; kept, and published once Kafka is back")
+    log.info("link_action_accepted", source=event.provider, kind=event.kind, new=bool(new))
+    return bool(new)
 
 
 def _mappable(index: int, event: ProviderEvent) -> Attribution:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from boomerang.feedback.domain.model import ProviderEvent, StoredEvent
+from boomerang.feedback.domain.sms import Recipient
 from boomerang.shared.events import Envelope
 
 
@@ -27,6 +28,13 @@ class ProviderEventStore(Protocol):
     def mark_published(self, ids: Collection[int], at: datetime) -> None: ...
 
     def backlog(self) -> Backlog: ...
+
+    def find(self, provider: str, provider_event_id: str) -> StoredEvent | None: ...
+
+    def remember_recipient(self, number_pair: str, recipient: Recipient, seen_at: datetime) -> None:
+        """Who we texted at a (customer number, our number) pair, unless we know of a later one."""
+
+    def recipient(self, number_pair: str) -> Recipient | None: ...
 
 
 class EventBus(Protocol):
