@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from boomerang.messenger.adapters.store import SqlContacts, SqlSendLedger
+from boomerang.messenger.adapters.store import SqlContacts, SqlSendLedger, SqlSuppressions
 from boomerang.messenger.domain.contacts import Contact
-from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.flows import Channel, Purpose
+from boomerang.messenger.domain.suppressions import Block, Change, SuppressionList
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, Trigger
 from boomerang.messenger.migrations import upgrade
 from boomerang.shared.db import make_engine
@@ -121,3 +122,51 @@ def test_duplicates_publication_and_stats(ledger: SqlSendLedger) -> None:
         ("receipt", "email", "sent", 2, 2),
         ("receipt", "email", "suppressed", 1, 0),
     ]
+
+
+def test_history_holds_recent_entries_and_every_delayed_one_with_purpose_and_priority(
+    ledger: SqlSendLedger,
+) -> None:
+    old = LedgerEntry.open(
+        Trigger("s1", "c2", "vip_welcome", "vip@1", "e-1"), "welcome", Channel.EMAIL,
+        NOW - timedelta(days=10), Purpose.MARKETING, 80,
+    )  # fmt: skip
+    recent = LedgerEntry.open(
+        Trigger("s1", "c2", "win_back", "lapsed@1", "e-2"), "we_miss_you", Channel.EMAIL,
+        NOW, Purpose.MARKETING, 70,
+    )  # fmt: skip
+    later = LedgerEntry.open(
+        Trigger("s1", "c2", "neutral_nurture", "neutral@1", "e-3"), "getting_started", Channel.EMAIL,
+        NOW - timedelta(days=9), Purpose.MARKETING, 30,
+    )  # fmt: skip
+    ledger.claim(old.suppressed("holdout"))
+    ledger.claim(recent)
+    ledger.claim(later.delayed(NOW + timedelta(days=1), "flow_delay"))
+    ledger.claim(LedgerEntry.open(Trigger("s1", "c3", "win_back", "x", "e-4"), "we_miss_you", Channel.EMAIL, NOW))
+
+    found = {e.flow: e for e in ledger.history("s1", "c2", NOW - timedelta(days=7))}
+
+    assert sorted(found) == ["neutral_nurture", "win_back"]
+    assert (found["win_back"].purpose, found["win_back"].priority) == (Purpose.MARKETING, 70)
+    delayed = found["neutral_nurture"]
+    assert (delayed.state, delayed.due_at, delayed.reason) == (State.DELAYED, NOW + timedelta(days=1), "flow_delay")
+    assert delayed.past_send().scheduled and found["win_back"].past_send().at == NOW
+    assert ledger.by_message_id(recent.message_id) == found["win_back"]
+
+
+def test_suppressions_keep_the_latest_change_per_block_and_address(engine) -> None:
+    suppressions = SqlSuppressions(engine)
+    stop = Change(Channel.SMS, Block.SMS_STOP, NOW)
+    start = Change(Channel.SMS, Block.SMS_STOP, NOW + timedelta(hours=1), lift=True)
+    bounce = Change(Channel.EMAIL, Block.HARD_BOUNCE, NOW, address="Ada@Example.com")
+
+    suppressions.apply("s1", "c1", stop)
+    suppressions.apply("s1", "c1", start)
+    suppressions.apply("s1", "c1", stop)  # replayed late: START stays
+    suppressions.apply("s1", "c1", bounce)
+
+    listed = suppressions.get("s1", "c1")
+    assert listed.blocking(Channel.SMS, Purpose.MARKETING, "+14155550100") is None
+    assert listed.blocking(Channel.EMAIL, Purpose.TRANSACTIONAL, "ada@example.com") is Block.HARD_BOUNCE
+    assert listed.blocking(Channel.EMAIL, Purpose.MARKETING, "new@example.com") is None
+    assert suppressions.get("s1", "c2") == SuppressionList()

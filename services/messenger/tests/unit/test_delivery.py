@@ -39,6 +39,20 @@ class FakeLedger:
         self.rows[entry.key] = entry
         return Claim(entry, won=True)
 
+    def get(self, key: str) -> LedgerEntry | None:
+        return self.rows.get(key)
+
+    def by_message_id(self, message_id: str) -> LedgerEntry | None:
+        return next((e for e in self.rows.values() if e.message_id == message_id), None)
+
+    def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
+        return [
+            e
+            for e in self.rows.values()
+            if (e.store_id, e.customer_id) == (store_id, customer_id)
+            and (e.created_at >= since or e.state is State.DELAYED)
+        ]
+
     def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
         row = self.rows[key]
         if row.state is not State.PENDING or row.attempts != attempts_seen:

@@ -12,9 +12,10 @@ from sqlalchemy.engine import Engine
 from boomerang.messenger.adapters.outcomes import KafkaOutcomes
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
-from boomerang.messenger.adapters.store import SqlContacts, SqlSendLedger
+from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons, SqlSendLedger, SqlSuppressions
 from boomerang.messenger.adapters.twilio import TwilioSms
 from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.flows import FlowFiles
 from boomerang.messenger.migrations import upgrade
 from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
@@ -24,6 +25,8 @@ from boomerang.messenger.settings import MessengerSettings
 from boomerang.shared.db import make_engine, ping
 from boomerang.shared.kafka import (
     COMMERCE_EVENTS,
+    CUSTOMER_SEGMENTS,
+    FEEDBACK_EVENTS,
     MESSAGE_EVENTS,
     EventConsumer,
     EventPublisher,
@@ -33,6 +36,9 @@ from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
 STOP_GRACE_S = 10.0
+# What starts flows (orders, segment changes) and what stops sends (feedback: unsubscribes,
+# bounces, complaints, STOP), in one consumer group.
+CONSUMED = (COMMERCE_EVENTS, CUSTOMER_SEGMENTS, FEEDBACK_EVENTS)
 
 
 def utc_now() -> datetime:
@@ -79,7 +85,7 @@ class Runtime:
         try:
             prefix = self.settings.common.topic_prefix
             await ensure_topics(
-                self.settings.common.kafka_bootstrap, prefix, (COMMERCE_EVENTS, MESSAGE_EVENTS)
+                self.settings.common.kafka_bootstrap, prefix, (*CONSUMED, MESSAGE_EVENTS)
             )
             await self.consumer.start()
             self._consuming = True
@@ -120,11 +126,21 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         timedelta(seconds=settings.reconcile_clock_skew_seconds),
     )
     composer = Composer(TemplateRenderer(), settings.store, settings.links, settings.unsubscribe_mailto)
-    messenger = Messenger(SqlContacts(engine), delivery, composer, utc_now)
+    flow_files = FlowFiles(settings.flows_dir)
+    flow_files.check()  # a broken store file stops the start, naming the file and field
+    messenger = Messenger(
+        SqlContacts(engine),
+        delivery,
+        composer,
+        utc_now,
+        suppressions=SqlSuppressions(engine),
+        coupons=SqlCoupons(engine),
+        flow_files=flow_files,
+    )
     consumer = EventConsumer(
         bootstrap=common.kafka_bootstrap,
         prefix=common.topic_prefix,
-        topics=[COMMERCE_EVENTS],
+        topics=list(CONSUMED),
         group_id=settings.group_id,
         handler=messenger.handle,
         dead_letters=publisher,

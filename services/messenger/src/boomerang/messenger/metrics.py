@@ -22,3 +22,22 @@ PROVIDER_RETRIES = counter(
     "messenger", "provider_retries_total", "Provider calls retried, by HTTP status", ("provider", "status")
 )
 SEND_SECONDS = histogram("messenger", "send_seconds", "Time to hand a message to its provider", ("provider",))
+DELAYED = counter(
+    "messenger",
+    "delayed_total",
+    "Messages due later (flow delay, send window, quiet hours), recorded but not sent: no scheduler yet",
+    ("flow", "reason"),
+)
+STEPS_NOT_SCHEDULED = counter(
+    "messenger",
+    "steps_not_scheduled_total",
+    "Later steps of started flows that were not scheduled: only first steps run yet",
+    ("flow", "step"),
+)
+SUPPRESSION_CHANGES = counter(
+    "messenger",
+    "suppression_changes_total",
+    "Suppression list changes from feedback events, by block and whether lifted",
+    ("block", "lift"),
+)
+COUPONS = counter("messenger", "coupons_total", "Coupons issued and redemptions, by outcome", ("outcome",))

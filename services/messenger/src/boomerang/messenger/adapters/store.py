@@ -13,7 +13,9 @@ from sqlmodel import Field, Session, SQLModel, select
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, OfferKind, Redemption, normalize_code, redeem
 from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.flows import Purpose
 from boomerang.messenger.domain.messages import LedgerEntry, State
+from boomerang.messenger.domain.suppressions import EMPTY, Block, Change, SuppressionList
 from boomerang.messenger.service_layer.ports import Claim, StatsRow
 
 
@@ -37,6 +39,8 @@ def _moment(**kw) -> object:
 
 class LedgerRow(SQLModel, table=True):
     __tablename__ = "messenger_send_ledger"
+    # A customer's history, for the frequency caps.
+    __table_args__ = (Index("ix_messenger_send_ledger_customer", "store_id", "customer_id", "created_at"),)
 
     key: str = Field(primary_key=True, max_length=1024)
     message_id: str = Field(unique=True, max_length=36)
@@ -60,6 +64,24 @@ class LedgerRow(SQLModel, table=True):
     duplicate_hits: int = 0
     sent_at: datetime | None = _moment(default=None)
     published_at: datetime | None = _moment(default=None)
+    purpose: str | None = Field(default=None, max_length=16)
+    priority: int | None = None
+    due_at: datetime | None = _moment(default=None)
+
+
+class SuppressionRow(SQLModel, table=True):
+    """The latest change per (customer, channel, block, address); see domain.suppressions."""
+
+    __tablename__ = "messenger_suppressions"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(primary_key=True, max_length=256)
+    channel: str = Field(primary_key=True, max_length=16)
+    block: str = Field(primary_key=True, max_length=32)
+    # "" when the block is about the person, not one address (primary keys cannot be NULL).
+    address: str = Field(primary_key=True, max_length=320)
+    lift: bool
+    changed_at: datetime = _moment()
 
 
 class CouponRow(SQLModel, table=True):
@@ -81,7 +103,7 @@ class CouponRow(SQLModel, table=True):
     redeemed_at: datetime | None = _moment(default=None)
 
 
-TABLES = [ContactRow.__table__, LedgerRow.__table__, CouponRow.__table__]
+TABLES = [ContactRow.__table__, LedgerRow.__table__, CouponRow.__table__, SuppressionRow.__table__]
 
 
 class SqlContacts:
@@ -119,6 +141,21 @@ class SqlSendLedger:
         with Session(self._engine) as session:
             row = session.get(LedgerRow, key)
             return _to_entry(row) if row else None
+
+    def by_message_id(self, message_id: str) -> LedgerEntry | None:
+        with Session(self._engine) as session:
+            row = session.exec(select(LedgerRow).where(LedgerRow.message_id == message_id)).first()
+            return _to_entry(row) if row else None
+
+    def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
+        """The customer's entries created since `since`, and every delayed one (still ahead)."""
+        statement = select(LedgerRow).where(
+            LedgerRow.store_id == store_id,
+            LedgerRow.customer_id == customer_id,
+            (LedgerRow.created_at >= since) | (LedgerRow.state == State.DELAYED.value),
+        )
+        with Session(self._engine) as session:
+            return [_to_entry(row) for row in session.exec(statement)]
 
     def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
         # Compare-and-set on the attempt counter: of two resumers, one sees its count changed.
@@ -186,6 +223,65 @@ class SqlSendLedger:
             return conn.execute(statement).rowcount
 
 
+class SqlSuppressions:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, store_id: str, customer_id: str) -> SuppressionList:
+        statement = select(SuppressionRow).where(
+            SuppressionRow.store_id == store_id, SuppressionRow.customer_id == customer_id
+        )
+        with Session(self._engine) as session:
+            rows = list(session.exec(statement))
+        found = EMPTY
+        for row in rows:
+            found = found.apply(
+                Change(
+                    Channel(row.channel),
+                    Block(row.block),
+                    _utc(row.changed_at),  # type: ignore[arg-type]
+                    lift=row.lift,
+                    address=row.address or None,
+                )
+            )
+        return found
+
+    def apply(self, store_id: str, customer_id: str, change: Change) -> None:
+        """Record the change unless a newer one for the same block is there (a late replay)."""
+        address = change.address.casefold() if change.address else ""
+        row = SuppressionRow(
+            store_id=store_id,
+            customer_id=customer_id,
+            channel=change.channel.value,
+            block=change.block.value,
+            address=address,
+            lift=change.lift,
+            changed_at=change.at,
+        )
+        try:
+            with Session(self._engine) as session:
+                session.add(row)
+                session.commit()
+            return
+        except IntegrityError:
+            pass
+        # Compare-and-set on the time: of two writers the newer change stays.
+        statement = (
+            update(SuppressionRow)
+            .where(
+                SuppressionRow.store_id == store_id,
+                SuppressionRow.customer_id == customer_id,
+                SuppressionRow.channel == change.channel.value,
+                SuppressionRow.block == change.block.value,
+                SuppressionRow.address == address,
+                SuppressionRow.changed_at <= change.at,
+            )
+            .values(lift=change.lift, changed_at=change.at)
+        )
+        with self._engine.begin() as conn:
+            conn.execute(statement)
+
+
 class SqlCoupons:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -239,6 +335,7 @@ def _to_row(entry: LedgerEntry) -> LedgerRow:
     data = asdict(entry)
     data["channel"] = entry.channel.value
     data["state"] = entry.state.value
+    data["purpose"] = entry.purpose.value if entry.purpose else None
     return LedgerRow(**data)
 
 
@@ -246,7 +343,8 @@ def _to_entry(row: LedgerRow) -> LedgerEntry:
     data = {f.name: getattr(row, f.name) for f in fields(LedgerEntry)}
     data["channel"] = Channel(row.channel)
     data["state"] = State(row.state)
-    for name in ("created_at", "updated_at", "sent_at", "published_at"):
+    data["purpose"] = Purpose(row.purpose) if row.purpose else None
+    for name in ("created_at", "updated_at", "sent_at", "published_at", "due_at"):
         data[name] = _utc(data[name])
     return LedgerEntry(**data)
 

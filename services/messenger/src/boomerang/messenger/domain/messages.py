@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote
 
-from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.caps import PastSend
+from boomerang.messenger.domain.flows import Channel, Purpose
 from boomerang.shared.events import Event, MessageFailed, MessageSent, MessageSuppressed
 from boomerang.shared.events.attribution import MessageAttribution
 
@@ -26,6 +27,9 @@ class State(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    # Due later (a flow's delay, a send window, SMS quiet hours): recorded with `due_at` and not
+    # published. Nothing sends it yet; a scheduler that re-decides at `due_at` is still to come.
+    DELAYED = "delayed"
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,22 @@ class LedgerEntry:
     duplicate_hits: int = 0
     sent_at: datetime | None = None
     published_at: datetime | None = None
+    # What the frequency caps need to count this entry (None on rows written before 0003:
+    # receipts, which are transactional).
+    purpose: Purpose | None = None
+    priority: int | None = None
+    due_at: datetime | None = None  # DELAYED: when it may go out
 
     @classmethod
-    def open(cls, trigger: Trigger, step: str, channel: Channel, now: datetime) -> LedgerEntry:
+    def open(
+        cls,
+        trigger: Trigger,
+        step: str,
+        channel: Channel,
+        now: datetime,
+        purpose: Purpose | None = None,
+        priority: int | None = None,
+    ) -> LedgerEntry:
         key = idempotency_key(trigger.store_id, trigger.customer_id, trigger.flow, step, trigger.trigger_id)
         return cls(
             key=key,
@@ -132,6 +149,8 @@ class LedgerEntry:
             state=State.PENDING,
             created_at=now,
             updated_at=now,
+            purpose=purpose,
+            priority=priority,
         )
 
     def pending(self, message: Outbound, provider: str) -> LedgerEntry:
@@ -147,9 +166,32 @@ class LedgerEntry:
     def suppressed(self, reason: str) -> LedgerEntry:
         return replace(self, state=State.SUPPRESSED, reason=reason)
 
+    def delayed(self, until: datetime, reason: str) -> LedgerEntry:
+        return replace(self, state=State.DELAYED, due_at=until, reason=reason)
+
     @property
     def settled(self) -> bool:
         return self.state is not State.PENDING
+
+    @property
+    def publishable(self) -> bool:
+        """Has an outcome for message.events.v1 (a delayed entry has none yet)."""
+        return self.settled and self.state is not State.DELAYED
+
+    def past_send(self) -> PastSend | None:
+        """This entry as the frequency caps count it: sent or being sent, or scheduled (delayed);
+        None for what never reached the customer (suppressed, failed)."""
+        purpose = self.purpose or Purpose.TRANSACTIONAL
+        priority = self.priority or 0
+        if self.state is State.SENT:
+            at = self.sent_at or self.updated_at
+        elif self.state is State.PENDING:
+            at = self.created_at  # may have reached the provider: counts as sent
+        elif self.state is State.DELAYED and self.due_at is not None:
+            return PastSend(self.key, self.flow, self.channel, self.due_at, purpose, priority, scheduled=True)
+        else:
+            return None
+        return PastSend(self.key, self.flow, self.channel, at, purpose, priority)
 
 
 def outcome_event(entry: LedgerEntry) -> Event:

@@ -1,8 +1,8 @@
 """Who gets which step of a flow: pure decisions from the contact card and the trigger event.
 
-This is the receipt's path today. The full send-time policy (suppression list, channel fallback,
-holdout, send windows and quiet hours, frequency caps with priorities) is `domain.sending`, which
-uses the same reason strings.
+The handlers no longer use `decide`: every step, the receipt's included, goes through the full
+send-time policy in `domain.sending` (suppression list, channel fallback, holdout, send windows
+and quiet hours, frequency caps with priorities), which uses the reason strings defined here.
 """
 
 from __future__ import annotations

@@ -71,6 +71,9 @@ class Composer:
         self._links = links_settings
         self._mailto = unsubscribe_mailto
 
+    def store(self, store_id: str) -> StoreProfile:
+        return self._stores(store_id)
+
     def formats(self, store_id: str, contact: Contact | None) -> Formats:
         """How this customer's amounts and dates are written (for building the flow's view)."""
         store = self._stores(store_id)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from boomerang.messenger import metrics
+from boomerang.messenger.domain.caps import PastSend
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.messages import (
     LedgerEntry,
@@ -67,9 +68,38 @@ class Delivery:
             return claim.entry
         return await self._seen_again(claim.entry, None, reason=reason)
 
+    async def delay(self, entry: LedgerEntry, until: datetime, reason: str) -> LedgerEntry | None:
+        """Record that the message is due at `until`. Nothing sends it yet (no scheduler): it
+        stays `delayed` in the ledger, is counted by the caps as scheduled, and is not published."""
+        claim = self._ledger.claim(entry.delayed(until, reason))
+        if claim.won:
+            metrics.DELAYED.labels(entry.flow, reason).inc()
+            log.info("message_delayed", message_id=entry.message_id, flow=entry.flow, reason=reason)
+            return claim.entry
+        return await self._seen_again(claim.entry, None, reason=reason)
+
+    def recall(self, key: str) -> LedgerEntry | None:
+        """The key's settled entry, counted as a duplicate: its trigger is not decided again.
+        None when the key is new or still pending (the caller decides and sends or resumes)."""
+        existing = self._ledger.get(key)
+        if existing is None or not existing.settled:
+            return None
+        self._ledger.count_duplicate(key)
+        metrics.DUPLICATES_AVOIDED.labels(existing.flow, existing.channel.value).inc()
+        log.info("duplicate_avoided", message_id=existing.message_id, state=existing.state.value)
+        return existing
+
+    def history(self, store_id: str, customer_id: str, since: datetime) -> list[PastSend]:
+        entries = self._ledger.history(store_id, customer_id, since)
+        return [send for entry in entries if (send := entry.past_send()) is not None]
+
+    def recipient_of(self, message_id: str) -> str | None:
+        entry = self._ledger.by_message_id(message_id)
+        return entry.recipient if entry else None
+
     async def publish(self, entries: list[LedgerEntry | None]) -> None:
         """Outcomes not published yet, in one batch: an ack from Kafka, then the ledger notes it."""
-        due = [e for e in entries if e is not None and e.published_at is None]
+        due = [e for e in entries if e is not None and e.publishable and e.published_at is None]
         if not due:
             return
         await self._outcomes.publish([_envelope(e) for e in due])

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, Redemption
 from boomerang.messenger.domain.flows import Step
+from boomerang.messenger.domain.suppressions import Change, SuppressionList
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Rendered, State
 from boomerang.shared.events import Envelope
 
@@ -40,6 +41,14 @@ class SendLedger(Protocol):
         """Insert the entry unless its key exists; exactly one of concurrent claims wins."""
         ...
 
+    def get(self, key: str) -> LedgerEntry | None: ...
+
+    def by_message_id(self, message_id: str) -> LedgerEntry | None: ...
+
+    def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
+        """The customer's entries created since `since`, and every delayed one."""
+        ...
+
     def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
         """Resume a pending entry; only one of concurrent resumers gets True."""
         ...
@@ -60,6 +69,14 @@ class SendLedger(Protocol):
     def mark_published(self, keys: list[str], now: datetime) -> None: ...
 
     def stats(self) -> list[StatsRow]: ...
+
+
+class Suppressions(Protocol):
+    def get(self, store_id: str, customer_id: str) -> SuppressionList: ...
+
+    def apply(self, store_id: str, customer_id: str, change: Change) -> None:
+        """Record the change unless a newer one for the same block is already there."""
+        ...
 
 
 class ProviderError(Exception):
