@@ -106,13 +106,13 @@ SERVICE_ENV = {
 }
 # Credentials: in Kubernetes these must come from a Secret, never from a ConfigMap.
 SECRET_ENV = {
-    "messenger": ("BOOMERANG_MESSENGER_SENDGRID_API_KEY", "BOOMERANG_MESSENGER_TWILIO_AUTH_TOKEN"),
-    "feedback": ("BOOMERANG_FEEDBACK_SENDGRID_WEBHOOK_PUBLIC_KEY",),
+    "messenger": ("BOOMERANG_MESSENGER_SENDGRID_API_KEY", "BOOMERANG_MESSENGER_TWILIO_AUTH_TOKEN", "BOOMERANG_LINK_SIGNING_KEY"),
+    "feedback": ("BOOMERANG_FEEDBACK_SENDGRID_WEBHOOK_PUBLIC_KEY", "BOOMERANG_LINK_SIGNING_KEY"),
 }
 # Secrets the base and prod overlays reference but do not create (made out of band).
 EXTERNAL_SECRETS = {
     "ingest-db", "segmenter-db", "messenger-db", "feedback-db",
-    "messenger-providers", "feedback-webhooks",
+    "messenger-providers", "feedback-webhooks", "boomerang-links",
 }
 
 METRIC_NAME = re.compile(r"^boomerang_(ingest|segmenter|messenger|feedback)_[a-z0-9_]+_(total|seconds|seconds_bucket|seconds_sum|seconds_count|bytes|ratio|info)$")

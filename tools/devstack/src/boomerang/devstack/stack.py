@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -128,6 +129,9 @@ class Stack:
             "BOOMERANG_TOPIC_PREFIX": c.topic_prefix,
             f"{prefix}{PORT_SETTING.get(name, 'PORT')}": str(c.ports[name]),
             f"{prefix}DATABASE_URL": f"sqlite:///{data / settings}.db",
+            # The messenger signs unsubscribe and survey links with it, feedback verifies them.
+            "BOOMERANG_LINK_SIGNING_KEY": self._link_key(),
+            "BOOMERANG_LINK_BASE_URL": c.url("feedback"),
         }
         sandbox = c.url("sandbox")
         per_service = {
@@ -216,6 +220,15 @@ class Stack:
     @property
     def _public_key(self) -> Path:
         return self.root / "keys" / "sendgrid-webhook-public.b64"
+
+    def _link_key(self) -> str:
+        """A random key per stack, made once and kept with the stack's other keys."""
+        path = self.root / "keys" / "link-signing.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def _make_webhook_keys(self) -> None:
         if self._private_key.exists() and self._public_key.exists():
