@@ -370,6 +370,8 @@ def _measure(
     raw_runs.append(asyncio.run(_raw(bootstrap, commerce)))
     say(f"(a) raw consumer, again: {raw_runs[1]['events_per_s']:,.0f} events/s")
     figures["raw_consumer"] = {**max(raw_runs, key=lambda r: r["events_per_s"]), "runs": raw_runs}
+    figures["plain_faust"] = _plain_faust(bootstrap, commerce, history.events, out, options.timeout_s)
+    say(f"(a) plain faust agent (in-memory table, one event at a time): {figures['plain_faust']['events_per_s']:,.0f} events/s")
 
     figures["sweep"] = _sweep(options, broker, prefix, data_dir, now, say)
     return figures
@@ -546,6 +548,31 @@ def _report(
         "history": {"customers": options.customers, "events": history.events, **history.counts},
         **figures,
         "ratio_worker_to_raw": round(figures["worker"]["events_per_s"] / figures["raw_consumer"]["events_per_s"], 4),
+        # Not a target: how far the segmenter's own work is from the framework's floor.
+        "ratio_worker_to_plain_faust": round(figures["worker"]["events_per_s"] / figures["plain_faust"]["events_per_s"], 4),
+        "ratio_plain_faust_to_raw": round(figures["plain_faust"]["events_per_s"] / figures["raw_consumer"]["events_per_s"], 4),
     }
     report["targets"] = judge(report, SEGMENTER_TARGETS)
     return report
+
+
+def _plain_faust(bootstrap: str, topic: str, events: int, out: Path, timeout_s: float) -> dict[str, Any]:
+    """The plain faust agent (`plain_faust`) over the same topic: the framework's own ceiling."""
+    result = out / "plain-faust.json"
+    result.unlink(missing_ok=True)
+    data_dir = out / f"plain-faust-{uuid.uuid4().hex[:8]}"
+    with (out / "plain-faust.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "boomerang.bench.plain_faust", bootstrap, topic, str(events), str(result), str(data_dir)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    _remove(data_dir)
+    if not result.is_file():
+        raise BenchFailed(f"the plain faust agent did not finish:\n{(out / 'plain-faust.log').read_text(errors='replace')[-2000:]}")
+    measured = json.loads(result.read_text())
+    return {**measured, "events_per_s": round(rate(measured["events"], measured["seconds"]), 1)}
