@@ -118,9 +118,16 @@ def test_duplicates_publication_and_stats(ledger: SqlSendLedger) -> None:
     assert ledger.get(a.key).duplicate_hits == 2
     assert ledger.get(a.key).published_at == NOW
     assert ledger.get(b.key).published_at is None
-    assert [(r.flow, r.channel, r.state, r.messages, r.duplicates_avoided) for r in ledger.stats()] == [
-        ("receipt", "email", "sent", 2, 2),
-        ("receipt", "email", "suppressed", 1, 0),
+    ledger.claim(pending("o-4").suppressed("holdout"))
+    ledger.claim(pending("o-5").suppressed("holdout"))
+    failed = ledger.claim(pending("o-6")).entry
+    ledger.settle(failed.key, State.FAILED, NOW, reason="550 mailbox unavailable")
+    # suppressions by reason; a failure's free-text reason is not a group of its own
+    assert [(r.flow, r.channel, r.state, r.reason, r.messages, r.duplicates_avoided) for r in ledger.stats()] == [
+        ("receipt", "email", "failed", None, 1, 0),
+        ("receipt", "email", "sent", None, 2, 2),
+        ("receipt", "email", "suppressed", "holdout", 2, 0),
+        ("receipt", "email", "suppressed", "no_address", 1, 0),
     ]
 
 

@@ -136,10 +136,12 @@ def messenger_stats(stack: Stack) -> dict:
 
 
 def by_flow_and_channel(stats: dict) -> dict[str, dict[str, int]]:
-    """{"receipt": {"email sent": 1046, "sms sent": 420}} from the messenger's ledger stats."""
+    """{"receipt": {"email sent": 1046, "sms sent": 420}, "win_back": {"email suppressed (holdout)": 19}}
+    from the messenger's ledger stats: sends, and suppressions and delays by reason."""
     table: dict[str, dict[str, int]] = {}
     for row in stats.get("messages", []):
-        table.setdefault(row["flow"], {})[f"{row['channel']} {row['status']}"] = row["count"]
+        reason = f" ({row['reason']})" if row.get("reason") else ""
+        table.setdefault(row["flow"], {})[f"{row['channel']} {row['status']}{reason}"] = row["count"]
     return table
 
 

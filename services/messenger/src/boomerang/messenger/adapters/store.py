@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Update, func, update
+from sqlalchemy import DateTime, Index, Update, case, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
@@ -204,6 +204,9 @@ class SqlSendLedger:
         self._execute(update(LedgerRow).where(LedgerRow.key.in_(keys)).values(published_at=now))
 
     def stats(self) -> list[StatsRow]:
+        # Why a message was suppressed or delayed is a short code (holdout, frequency_cap...);
+        # a failure's reason is the provider's free text, so it is left out of the grouping.
+        reason = case((LedgerRow.state.in_(("suppressed", "delayed")), LedgerRow.reason), else_=None)
         statement = (
             select(
                 LedgerRow.flow,
@@ -211,12 +214,13 @@ class SqlSendLedger:
                 LedgerRow.state,
                 func.count(),
                 func.coalesce(func.sum(LedgerRow.duplicate_hits), 0),
+                reason,
             )
-            .group_by(LedgerRow.flow, LedgerRow.channel, LedgerRow.state)
-            .order_by(LedgerRow.flow, LedgerRow.channel, LedgerRow.state)
+            .group_by(LedgerRow.flow, LedgerRow.channel, LedgerRow.state, reason)
+            .order_by(LedgerRow.flow, LedgerRow.channel, LedgerRow.state, reason)
         )
         with Session(self._engine) as session:
-            return [StatsRow(f, c, s, int(n), int(d)) for f, c, s, n, d in session.exec(statement)]
+            return [StatsRow(f, c, s, int(n), int(d), r) for f, c, s, n, d, r in session.exec(statement)]
 
     def _execute(self, statement: Update) -> int:
         with self._engine.begin() as conn:

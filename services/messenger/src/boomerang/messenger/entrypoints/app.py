@@ -51,6 +51,7 @@ def create_app(settings: MessengerSettings | None = None) -> FastAPI:
                     "flow": r.flow,
                     "channel": r.channel,
                     "status": r.state,
+                    "reason": r.reason,
                     "count": r.messages,
                     "duplicates_avoided": r.duplicates_avoided,
                 }

@@ -34,6 +34,7 @@ class StatsRow:
     state: str
     messages: int
     duplicates_avoided: int
+    reason: str | None = None  # suppressed and delayed messages: why (holdout, frequency_cap, ...)
 
 
 class SendLedger(Protocol):
