@@ -6,7 +6,7 @@ TOOLS := build/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit bench bench-ingest bench-segmenter demo up down status topics clean
+.PHONY: help install test test-unit bench bench-ingest bench-segmenter bench-messenger demo up down status topics clean
 
 help:
 	@echo "make demo     install, start the local stack and replay a real shop's history"
@@ -35,7 +35,7 @@ test-unit: install
 # reported, not a failure. BENCH_ARGS e.g. "--profile" (py-spy on ingest) or "--events 50000".
 BENCH_ARGS ?=
 
-bench: bench-ingest bench-segmenter
+bench: bench-ingest bench-segmenter bench-messenger
 
 bench-ingest: install
 	$(UV) run boomerang-bench ingest $(BENCH_ARGS)
@@ -45,6 +45,12 @@ SEGMENTER_BENCH_ARGS ?=
 
 bench-segmenter: install
 	$(UV) run boomerang-bench segmenter $(SEGMENTER_BENCH_ARGS)
+
+# MESSENGER_BENCH_ARGS e.g. "--orders 5000 --reliability-events 2000".
+MESSENGER_BENCH_ARGS ?=
+
+bench-messenger: install
+	$(UV) run boomerang-bench messenger $(MESSENGER_BENCH_ARGS)
 
 # HISTORY=first300 (the default: 300 customers, 1,046 orders, about two minutes) | sample
 # (CDNOW's 1/10 sample, 2,357 customers) | full (23,570); the larger ones take as long as the

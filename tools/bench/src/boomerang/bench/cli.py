@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from boomerang.bench import ingest as ingest_bench
+from boomerang.bench import messenger as messenger_bench
 from boomerang.bench import segmenter as segmenter_bench
 
 app = typer.Typer(help="Boomerang benchmarks; results in build/bench/*.json.", no_args_is_help=True)
@@ -80,6 +81,36 @@ def segmenter(
     console.print(f"written to {options.out_dir / 'segmenter.json'}")
 
 
+@app.command()
+def messenger(
+    orders: Annotated[int, typer.Option(help="receipts through the messenger, and requests through the bare SDK")] = 3000,
+    bare_threads: Annotated[int, typer.Option(help="threads of the bare SendGrid SDK client")] = 4,
+    latency_rate: Annotated[float, typer.Option(help="orders per second through ingest")] = 200.0,
+    latency_seconds: Annotated[float, typer.Option(help="length of the latency run")] = 10.0,
+    reliability_events: Annotated[int, typer.Option(help="orders replayed, each published twice; 0 skips it")] = 10_000,
+    kills: Annotated[int, typer.Option(help="SIGKILLs of the messenger during the reliability run")] = 2,
+    profile: Annotated[
+        bool, typer.Option(envvar="BOOMERANG_BENCH_PROFILE", help="py-spy on the messenger during one more batch of receipts")
+    ] = False,
+    out_dir: Annotated[Path | None, typer.Option(help="default: build/bench")] = None,
+) -> None:
+    """Sends/s vs the bare SDK, CPU per send, order-to-receipt latency, exactly once under SIGKILL."""
+    options = messenger_bench.Options(
+        orders=orders, bare_threads=bare_threads, latency_rate=latency_rate, latency_seconds=latency_seconds,
+        reliability_events=reliability_events, kills=kills, profile=profile, **({"out_dir": out_dir} if out_dir else {}),
+    )
+    try:
+        report = messenger_bench.run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
+    except ingest_bench.BenchFailed as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(_messenger_table(report))
+    found = report.get("profile", {})
+    if isinstance(found, dict) and "by_category" in found:
+        console.print(_profile_table("messenger", found, title="where the messenger's CPU goes"))
+    console.print(f"written to {options.out_dir / 'messenger.json'}")
+
+
 def _figures_table(name: str, report: dict[str, Any]) -> tuple[Table, dict[str, Any], Callable[[str], str]]:
     """An empty figures table titled for the run, its targets, and how a target's verdict reads."""
     table = Table(title=f"{name} benchmark ({report['machine']['cpu_count']} CPUs, run {report['run_id']})")
@@ -100,12 +131,38 @@ def _segmenter_table(report: dict[str, Any]) -> Table:
     table.add_row("    faust worker (state, scores, publish)", f"{worker['events_per_s']:,.0f} events/s", "", "")
     table.add_row("    ratio", f"{report['ratio_worker_to_raw']:.3f}", targets["throughput_ratio"]["target"],
                   verdict("throughput_ratio"))
+    table.add_row("    plain faust agent (reference)", f"{report['plain_faust']['events_per_s']:,.0f} events/s",
+                  f"ratio to raw {report['ratio_plain_faust_to_raw']:.3f}", "")
     table.add_row(f"(b) due scan, {sweep['due_table_rows_scanned']:,} customers", f"{sweep['scan_seconds']:.2f} s", "", "")
     table.add_row("    per million customers", f"{sweep['scan_seconds_per_million']:.2f} s",
                   targets["sweep_scan"]["target"], verdict("sweep_scan"))
     table.add_row("    ticks applied", f"{sweep['ticks_applied_per_s']:,.0f} /s", "", "")
     table.add_row("(c) RSS growth per million customers", f"{memory['rss_growth_mb_per_million_customers']:,.0f} MB", "", "")
     table.add_row("    RocksDB on disk per million customers", f"{memory['disk_mb_per_million_customers']:,.0f} MB", "", "")
+    return table
+
+
+def _messenger_table(report: dict[str, Any]) -> Table:
+    pipeline, bare, cpu = report["messenger_pipeline"], report["bare_sdk"], report["cpu"]
+    latency, reliability = report["latency"], report.get("reliability")
+    table, targets, verdict = _figures_table("messenger", report)
+    table.add_row(f"(b) bare SendGrid SDK, {bare['threads']} thread(s)", f"{bare['requests_per_s']:,.0f} requests/s",
+                  "the limit", "")
+    table.add_row("(a) messenger (policy, render, ledger, SDK)", f"{pipeline['sends_per_s']:,.0f} sends/s", "", "")
+    table.add_row("    ratio a/b", f"{report['ratio_messenger_to_bare']:.3f}", targets["throughput_ratio"]["target"],
+                  verdict("throughput_ratio"))
+    table.add_row("(c) messenger CPU per send", f"{cpu['messenger_cpu_ms_per_send']:.2f} ms", "", "")
+    table.add_row("    single-core ceiling", f"{cpu['single_core_sends_per_s']:,.0f} sends/s",
+                  targets["single_core_sends"]["target"], verdict("single_core_sends"))
+    table.add_row(f"(d) order -> receipt p50 at {latency['rate_per_s']:g}/s", f"{latency['p50_ms']:.0f} ms",
+                  targets["latency_p50"]["target"], verdict("latency_p50"))
+    table.add_row("    p99", f"{latency['p99_ms']:.0f} ms", targets["latency_p99"]["target"], verdict("latency_p99"))
+    if reliability is None:
+        return table
+    table.add_row(f"(e) {reliability['triggering_events']:,} orders x2, {len(reliability['kills'])} SIGKILLs: duplicates",
+                  f"{reliability['duplicates']:,}", targets["duplicates"]["target"], verdict("duplicates"))
+    table.add_row(f"    lost (of {reliability['expected_messages']:,} expected)", f"{reliability['lost']:,}",
+                  targets["lost"]["target"], verdict("lost"))
     return table
 
 

@@ -65,8 +65,28 @@ SEGMENTER_GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("asyncio event loop", ("asyncio/", "uvloop", "selectors.py")),
     ("threads", ("threading.py", "concurrent/futures/")),
 )
+# The messenger's costs (`boomerang-bench messenger --profile`).
+MESSENGER_SPECIFIC: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("logging (structlog JSON lines)", ("structlog/", "logging/__init__.py", "shared/logs.py")),
+    ("metrics (prometheus_client)", ("prometheus_client/",)),
+    ("SendGrid SDK: Mail build, JSON, urllib HTTP", (
+        "sendgrid/", "python_http_client/", "urllib/request.py", "http/client.py", "adapters/sendgrid.py",
+    )),
+    ("Twilio SDK", ("twilio/", "adapters/twilio.py")),
+    ("rendering: Jinja2, CSS inlining", ("jinja2/", "css_inline", "adapters/rendering.py", "markupsafe/")),
+    ("ledger, contacts, caps: SQL (SQLAlchemy, sqlite3)", ("sqlalchemy/", "sqlmodel/", "adapters/store.py")),
+    ("Kafka: aiokafka fetch, outcome sends", ("aiokafka/", "shared/kafka/", "adapters/outcomes.py")),
+    ("events + envelope (pydantic parse, build, dump)", ("shared/events/", "pydantic/")),
+    ("flows, policy, composing (messenger domain + service layer)", ("messenger/domain/", "messenger/service_layer/",
+                                                                     "messenger/flows/", "yaml/")),
+)
+MESSENGER_GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("HTTP: uvicorn, starlette (ops endpoints)", ("uvicorn/", "starlette/", "fastapi/", "httptools", "h11/")),
+    ("asyncio event loop", ("asyncio/", "uvloop", "selectors.py")),
+    ("threads (to_thread pool)", ("threading.py", "concurrent/futures/")),
+)
 OTHER = "other"
-OURS = ("ingest/", "segmenter/", "shared/", "boomerang/")
+OURS = ("ingest/", "segmenter/", "messenger/", "shared/", "boomerang/")
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 

@@ -39,6 +39,15 @@ SEGMENTER_TARGETS = (
     Target("sweep_scan", "sweep.scan_seconds_per_million", 10.0, at_least=False, unit=" s"),
 )
 
+MESSENGER_TARGETS = (
+    Target("throughput_ratio", "ratio_messenger_to_bare", 0.5, at_least=True),
+    Target("single_core_sends", "cpu.single_core_sends_per_s", 1000.0, at_least=True, unit="/s"),
+    Target("latency_p50", "latency.p50_ms", 100.0, at_least=False, unit=" ms"),
+    Target("latency_p99", "latency.p99_ms", 500.0, at_least=False, unit=" ms"),
+    Target("duplicates", "reliability.duplicates", 0.0, at_least=False),
+    Target("lost", "reliability.lost", 0.0, at_least=False),
+)
+
 
 def percentile(values: Sequence[float], share: float) -> float:
     """Linear interpolation between the closest ranks (numpy's default); NaN when empty."""

@@ -1,0 +1,207 @@
+"""Every event delivered twice and the messenger SIGKILLed twice mid-run: each idempotency key
+reaches the provider at most once, and every message owed is there (the issue's reliability
+test at a size that fits `make test`; `make bench-messenger` runs it with 10,000 orders)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from boomerang.devstack.kafka_broker import free_port
+from boomerang.devstack.waiting import wait_until_ready
+from boomerang.messenger.domain.messages import idempotency_key, message_id_for
+from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
+from boomerang.shared.events.attribution import MESSAGE_ID
+from boomerang.shared.kafka import COMMERCE_EVENTS
+
+pytestmark = pytest.mark.e2e
+ORDERS = 600
+KILLS = 2
+STORE = "s1"
+BIN = Path(sys.executable).parent
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self._log = log.open("ab")
+        self.popen = subprocess.Popen(args, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.popen.terminate()
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def sandbox_outbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The sandbox as a process, its outbox in a JSON-lines file: (url, that file)."""
+    port, outbox = free_port(), tmp_path / "outbox.jsonl"
+    process = Process(
+        [str(BIN / "boomerang-sandbox"), "serve", "--port", str(port)],
+        {"BOOMERANG_SANDBOX_OUTBOX_PATH": str(outbox)},
+        tmp_path / "sandbox.log",
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", outbox
+    finally:
+        process.stop()
+
+
+def history() -> list[Envelope]:
+    """Every customer has a phone; the even ones agreed to texts."""
+    contacts, orders = [], []
+    for n in range(ORDERS):
+        contact = CustomerIdentified(
+            email=f"shopper{n}@example.com", phone=f"+1415555{n:04d}", sms_marketing_consent=n % 2 == 0
+        )
+        placed = OrderPlaced(
+            order_id=f"o-{n}",
+            placed_at=NOW,
+            total=Decimal("30.00"),
+            lines=[OrderLine(product_id="p1", name="Tea", quantity=3, unit_price=Decimal("10.00"))],
+        )
+        wrap = dict(store_id=STORE, customer_id=f"c{n}", source="e2e", time=NOW)
+        contacts.append(Envelope.wrap(contact, **wrap, id=f"id-{n}"))
+        orders.append(Envelope.wrap(placed, **wrap, id=f"ev-{n}"))
+    return contacts + orders
+
+
+def owed() -> set[str]:
+    """The message ids the receipt flow owes: an email per order, an SMS per consenting customer."""
+    steps = {n: ("email", "sms") if n % 2 == 0 else ("email",) for n in range(ORDERS)}
+    return {
+        message_id_for(idempotency_key(STORE, f"c{n}", "receipt", step, f"o-{n}"))
+        for n, names in steps.items()
+        for step in names
+    }
+
+
+def provider_calls(outbox: Path) -> Counter[str]:
+    """Message ids the sandbox received, one count per provider call: SendGrid's custom_args, or
+    the query of a Twilio message's StatusCallback."""
+    calls: Counter[str] = Counter()
+    for line in outbox.read_text(encoding="utf-8").splitlines():
+        message = json.loads(line)
+        args = message["custom_args"] or dict(parse_qsl(urlsplit(message["status_callback"] or "").query))
+        calls[args.get(MESSAGE_ID, "(no id)")] += 1
+    return calls
+
+
+async def test_redelivered_events_and_two_sigkills_give_each_message_exactly_once(
+    kafka_bootstrap, topic_prefix, sandbox_outbox, send_commerce, tmp_path
+) -> None:
+    sandbox, outbox = sandbox_outbox
+    port = free_port()
+    env = {
+        "BOOMERANG_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BOOMERANG_TOPIC_PREFIX": topic_prefix,
+        "BOOMERANG_LOG_LEVEL": "WARNING",
+        "BOOMERANG_MESSENGER_PORT": str(port),
+        "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{tmp_path / 'messenger.db'}",
+        "BOOMERANG_MESSENGER_GROUP_ID": f"{topic_prefix}messenger",
+        "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
+        "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
+        # The SMS's ids ride in the StatusCallback's query; /healthz answers the sandbox's status
+        # posts 405 at once, and the sandbox does not retry a 4xx.
+        "BOOMERANG_MESSENGER_TWILIO_STATUS_CALLBACK_URL": f"{sandbox}/healthz",
+    }
+    args = [str(BIN / "boomerang-messenger"), "serve"]
+    url = f"http://127.0.0.1:{port}"
+    events = history()
+    await send_commerce(events + events)  # every event delivered twice
+    settled_target = 2 * ORDERS  # every email and SMS step sent or suppressed (no consent)
+
+    messenger = Process(args, env, tmp_path / "messenger.log")
+    settled_at_kills = []
+    try:
+        for k in range(1, KILLS + 1):
+            _wait(lambda k=k: _settled(url) >= settled_target * k // (KILLS + 1), messenger, 90)
+            settled_at_kills.append(_settled(url))
+            messenger.kill()
+            messenger.stop()
+            messenger = Process(args, env, tmp_path / "messenger.log")
+        wait_until_ready(f"{url}/readyz", timeout=60)
+        _wait(lambda: _settled(url) >= settled_target, messenger, 120)
+        await _until_consumed(kafka_bootstrap, f"{topic_prefix}messenger", COMMERCE_EVENTS.named(topic_prefix))
+        totals = httpx.get(f"{url}/v1/stats", timeout=5).json()["totals"]
+    finally:
+        messenger.stop()
+
+    assert settled_at_kills[-1] < settled_target, "the kills came after all the work: nothing was tested"
+    calls = provider_calls(outbox)
+    assert {mid: n for mid, n in calls.items() if n > 1} == {}  # no key reached the provider twice
+    assert set(calls) == owed()  # none lost, nothing unasked for
+    assert totals == {"sent": ORDERS + ORDERS // 2, "suppressed": ORDERS // 2}
+
+
+def _settled(url: str) -> int:
+    try:
+        totals = httpx.get(f"{url}/v1/stats", timeout=5).json()["totals"]
+    except httpx.HTTPError:  # restarting: not listening yet
+        return 0
+    return sum(totals.get(state, 0) for state in ("sent", "failed", "suppressed"))
+
+
+def _wait(done: Callable[[], bool], messenger: Process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert messenger.alive(), "the messenger exited"
+        assert time.monotonic() < deadline, "the messenger stopped making progress"
+        time.sleep(0.1)
+
+
+async def _until_consumed(bootstrap: str, group: str, topic: str, timeout: float = 60) -> None:
+    """The group's committed offsets reach the topic's end: the second copies were read too."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+            ends = await _end_offsets(bootstrap, topic)
+            if all(committed.get(p, 0) >= end for p, end in ends.items()):
+                return
+            assert time.monotonic() < deadline, f"not consumed: committed {committed}, ends {ends}"
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return {tp.partition: end for tp, end in (await consumer.end_offsets(partitions)).items()}
+    finally:
+        await consumer.stop()

@@ -1,0 +1,39 @@
+"""`boomerang-bench messenger` end to end at a tiny size: the report has every figure, and the
+figures are sane (not fast: speed is the benchmark's business, not a test's)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from boomerang.bench.cli import app
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def test_the_messenger_bench_writes_every_figure(tmp_path):
+    result = CliRunner().invoke(app, [
+        "messenger", "--orders", "40", "--latency-rate", "20", "--latency-seconds", "1",
+        "--reliability-events", "40", "--kills", "1", "--out-dir", str(tmp_path),
+    ])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "messenger.json").read_text())
+
+    pipeline, bare, cpu = report["messenger_pipeline"], report["bare_sdk"], report["cpu"]
+    assert pipeline["sends"] == 40 and pipeline["sends_per_s"] > 0
+    assert [run["requests"] for run in bare["runs"]] == [40, 40]  # the same bodies, every one landed
+    assert report["ratio_messenger_to_bare"] == pytest.approx(pipeline["sends_per_s"] / bare["requests_per_s"], abs=1e-3)
+    assert cpu["messenger_cpu_ms_per_send"] > 0
+    assert cpu["single_core_sends_per_s"] == pytest.approx(1000 / cpu["messenger_cpu_ms_per_send"], rel=1e-2)
+
+    latency = report["latency"]
+    assert latency["orders"] == latency["receipts"] == 20 and 0 < latency["p50_ms"] <= latency["p99_ms"]
+
+    reliability = report["reliability"]
+    assert reliability["expected_messages"] == 60  # 40 emails, 20 SMS
+    assert len(reliability["kills"]) == 1
+    assert reliability["duplicates"] == 0 and reliability["lost"] == 0 and reliability["unexpected"] == 0
+    assert set(report["targets"]) == {"throughput_ratio", "single_core_sends", "latency_p50", "latency_p99",
+                                      "duplicates", "lost"}
