@@ -21,13 +21,12 @@ import asyncio
 import base64
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 import uvloop
 
 from boomerang.bench import kafka, load, payloads, profile
-from boomerang.bench.report import INGEST_TARGETS, judge, latency_summary, rate
+from boomerang.bench.report import INGEST_TARGETS, judge, latency_summary, machine, options_of, rate
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.ingest.domain.mapping import Rules, to_envelope
@@ -400,16 +399,8 @@ def _report(options: Options, run_id: str, figures: dict[str, Any], load_before:
         "benchmark": "ingest",
         "run_id": run_id,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "kafka_jvm_opts": os.environ.get("KAFKA_JVM_OPTS", ""),
-            # Other work on the machine skews every figure (the ratio b/a less so): the 1-minute
-            # load average just before the run says how much there was.
-            "load_average_1m_before": round(load_before, 2),
-        },
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+        "machine": machine(load_before),
+        "options": options_of(options),
         "producer": {"acks": kafka.ACKS, "enable_idempotence": True, "linger_ms": kafka.LINGER_MS},
         **figures,
         "ratio_batch_to_raw": round(figures["ingest_batch"]["events_per_s"] / raw, 3),

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -43,7 +42,7 @@ from urllib.parse import parse_qsl, urlsplit
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -54,7 +53,7 @@ from sendgrid import SendGridAPIClient
 
 from boomerang.bench import kafka, load, profile
 from boomerang.bench.ingest import WRITE_KEY, BenchFailed, CpuMeter, Ingest, _basic, _kafka_pid, _memory
-from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, rate
+from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, machine, options_of, rate
 from boomerang.devstack.history import CATALOGUE, Purchase, identify_call, order_call
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
 from boomerang.devstack.waiting import wait_until_ready
@@ -648,13 +647,8 @@ def _report(options: Options, run_id: str, figures: dict[str, Any], load_before:
         "benchmark": "messenger",
         "run_id": run_id,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_1m_before": round(load_before, 2),
-        },
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+        "machine": machine(load_before),
+        "options": options_of(options),
         **figures,
     }
     measured = [t for t in MESSENGER_TARGETS if t.figure.split(".")[0] in report]

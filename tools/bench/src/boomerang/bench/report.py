@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -87,3 +90,20 @@ def judge(report: dict[str, Any], targets: Sequence[Target] = INGEST_TARGETS) ->
 
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else math.nan
+
+
+def machine(load_before: float) -> dict[str, Any]:
+    """What the figures were measured on. Other work on the machine skews every figure (a ratio
+    measured in the same run less so): the 1-minute load average just before says how much."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "kafka_jvm_opts": os.environ.get("KAFKA_JVM_OPTS", ""),
+        "load_average_1m_before": round(load_before, 2),
+    }
+
+
+def options_of(options: Any) -> dict[str, Any]:
+    """A benchmark's options (a dataclass) as JSON-ready values."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}

@@ -30,7 +30,6 @@ import asyncio
 import json
 import logging
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -39,7 +38,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -49,7 +48,7 @@ from aiokafka import AIOKafkaProducer
 
 from boomerang.bench import kafka, profile
 from boomerang.bench.ingest import BenchFailed, CpuMeter, _kafka_pid, _memory
-from boomerang.bench.report import SEGMENTER_TARGETS, judge, rate
+from boomerang.bench.report import SEGMENTER_TARGETS, judge, machine, options_of, rate
 from boomerang.devstack.history import CATALOGUE
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
 from boomerang.devstack.waiting import wait_until_ready
@@ -538,13 +537,8 @@ def _report(
         "benchmark": "segmenter",
         "run_id": run_id,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_1m_before": round(load_before, 2),
-        },
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+        "machine": machine(load_before),
+        "options": options_of(options),
         "history": {"customers": options.customers, "events": history.events, **history.counts},
         **figures,
         "ratio_worker_to_raw": round(figures["worker"]["events_per_s"] / figures["raw_consumer"]["events_per_s"], 4),
