@@ -1,0 +1,85 @@
+"""Hand-written fakes of the messenger's ports, shared by the unit tests of its handlers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.messages import LedgerEntry, State
+from boomerang.messenger.service_layer.ports import Claim, StatsRow
+from boomerang.shared.events import Envelope
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.rows: dict[str, LedgerEntry] = {}
+
+    def claim(self, entry: LedgerEntry) -> Claim:
+        if entry.key in self.rows:
+            return Claim(self.rows[entry.key], won=False)
+        self.rows[entry.key] = entry
+        return Claim(entry, won=True)
+
+    def get(self, key: str) -> LedgerEntry | None:
+        return self.rows.get(key)
+
+    def by_message_id(self, message_id: str) -> LedgerEntry | None:
+        return next((e for e in self.rows.values() if e.message_id == message_id), None)
+
+    def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
+        return [
+            e
+            for e in self.rows.values()
+            if (e.store_id, e.customer_id) == (store_id, customer_id)
+            and (e.created_at >= since or e.state is State.DELAYED)
+        ]
+
+    def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
+        row = self.rows[key]
+        if row.state is not State.PENDING or row.attempts != attempts_seen:
+            return False
+        self.rows[key] = replace(row, attempts=row.attempts + 1)
+        return True
+
+    def settle(self, key, state, now, *, provider_message_id=None, reason=None, provider_status=None):
+        sent_at = now if state is State.SENT else None
+        self.rows[key] = replace(
+            self.rows[key],
+            state=state,
+            updated_at=now,
+            sent_at=sent_at,
+            provider_message_id=provider_message_id,
+            reason=reason,
+            provider_status=provider_status,
+        )
+        return self.rows[key]
+
+    def count_duplicate(self, key: str) -> None:
+        self.rows[key] = replace(self.rows[key], duplicate_hits=self.rows[key].duplicate_hits + 1)
+
+    def mark_published(self, keys: list[str], now: datetime) -> None:
+        for key in keys:
+            self.rows[key] = replace(self.rows[key], published_at=now)
+
+    def stats(self) -> list[StatsRow]:
+        return []
+
+
+class FakeOutcomes:
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    async def publish(self, envelopes: list[Envelope]) -> None:
+        self.envelopes.extend(envelopes)
+
+
+class FakeContacts:
+    def __init__(self) -> None:
+        self.cards: dict[tuple[str, str], Contact] = {}
+
+    def get(self, store_id: str, customer_id: str) -> Contact | None:
+        return self.cards.get((store_id, customer_id))
+
+    def save(self, contact: Contact) -> None:
+        self.cards[(contact.store_id, contact.customer_id)] = contact
