@@ -4,28 +4,21 @@ models topic (every worker reads all of it, no consumer group) and by the leader
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
 
 from boomerang.segmenter.domain.model import CustomerState
-from boomerang.segmenter.domain.scorecard import ScoreCard, StoreModel, orders_of, score_card
+from boomerang.segmenter.domain.scorecard import ScoreCard, StoreModel, score_card
 from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
 
 
 class StoreModels:
-    def __init__(self, remembered_cards: int = 4096) -> None:
+    def __init__(self) -> None:
         self._by_store: dict[str, StoreModel] = {}
-        # Handling one event scores the customer up to three times (before it, after it, and
-        # for the published scores), mostly with the same orders at the same instant: the
-        # cards are remembered by what they depend on, so each distinct one costs once.
-        self._cards: OrderedDict[tuple, ScoreCard | None] = OrderedDict()
-        self._remembered = remembered_cards
-        self.scored = 0  # cards computed, not recalled (for tests and metrics)
 
     def put(self, model: StoreModel) -> bool:
         """True if the model is new to this worker (newer fit, or a store without one)."""
@@ -44,20 +37,9 @@ class StoreModels:
         return len(self._by_store)
 
     def score(self, state: CustomerState, at: datetime) -> ScoreCard | None:
+        # Not remembered here: a batch scores each (order records, time) once (segmentation's _Batch).
         model = self._by_store.get(state.store_id)
-        if model is None:
-            return None
-        days, amounts = orders_of(state, at)
-        key = (model.model_id, at, tuple(days), tuple(amounts))
-        if key in self._cards:
-            self._cards.move_to_end(key)
-            return self._cards[key]
-        card = score_card(state, model, at)
-        self.scored += 1
-        self._cards[key] = card
-        if len(self._cards) > self._remembered:
-            self._cards.popitem(last=False)
-        return card
+        return None if model is None else score_card(state, model, at)
 
 
 async def follow_models(
