@@ -434,10 +434,10 @@ def _sweep(
         t_queued = time.perf_counter()
         rows = scanned.get(_M("sweep_scanned_total"), 0)
         scan_s = scanned[_M("sweep_scan_seconds_sum")]
-        swept0 = scanned.get(_M("swept_total"), 0)
+        # Every tick this fresh worker applies comes from its sweep timer (the due customers, and a
+        # re-score of every customer for the model it loaded at start): with a small table they
+        # can all be applied before the first scan's metrics are read, so none is subtracted.
         t_done, applied = _until_still(worker, _M("swept_total"), options.timeout_s)
-        # Ticks beyond the due ones: a model loaded at start re-scores every customer of its store.
-        applied -= swept0
         queued = worker.metrics().get(_M("sweep_due_total"), 0)
         figures = {
             "due_table_rows_scanned": int(rows),
