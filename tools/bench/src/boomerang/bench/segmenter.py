@@ -437,6 +437,8 @@ def _sweep(
         # Every tick this fresh worker applies comes from its sweep timer (the due customers, and a
         # re-score of every customer for the model it loaded at start): with a small table they
         # can all be applied before the first scan's metrics are read, so none is subtracted.
+        if scanned.get(_M("sweep_due_total"), 0) > 0:  # counted before its ticks are sent
+            worker.wait_for("the first tick applied", lambda m: m.get(_M("swept_total"), 0) >= 1, options.timeout_s)
         t_done, applied = _until_still(worker, _M("swept_total"), options.timeout_s)
         queued = worker.metrics().get(_M("sweep_due_total"), 0)
         figures = {
