@@ -437,10 +437,11 @@ def _sweep(
         # Every tick this fresh worker applies comes from its sweep timer (the due customers, and a
         # re-score of every customer for the model it loaded at start): with a small table they
         # can all be applied before the first scan's metrics are read, so none is subtracted.
-        if scanned.get(_M("sweep_due_total"), 0) > 0:  # counted before its ticks are sent
+        # The timer counts the due customers after the scan's own metrics, then sends their ticks.
+        _, queued = _until_still(worker, _M("sweep_due_total"), options.timeout_s, still_s=1.0)
+        if queued > 0:
             worker.wait_for("the first tick applied", lambda m: m.get(_M("swept_total"), 0) >= 1, options.timeout_s)
         t_done, applied = _until_still(worker, _M("swept_total"), options.timeout_s)
-        queued = worker.metrics().get(_M("sweep_due_total"), 0)
         figures = {
             "due_table_rows_scanned": int(rows),
             "scan_seconds": round(scan_s, 3),
