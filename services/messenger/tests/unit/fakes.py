@@ -55,6 +55,46 @@ class FakeLedger:
         )
         return self.rows[key]
 
+    def claim_due(self, now: datetime, stale_before: datetime, limit: int) -> list[LedgerEntry]:
+        due = [
+            e
+            for e in self.rows.values()
+            if (e.state is State.DELAYED and e.due_at is not None and e.due_at <= now)
+            or (e.state is State.PENDING and e.due_at is not None and e.updated_at < stale_before)
+        ]
+        due.sort(key=lambda e: e.due_at)  # type: ignore[arg-type, return-value]
+        for entry in due[:limit]:
+            self.rows[entry.key] = replace(entry, state=State.PENDING, attempts=entry.attempts + 1, updated_at=now)
+        return [self.rows[e.key] for e in due[:limit]]
+
+    def record_message(self, key, channel, recipient, body_digest, provider, now) -> LedgerEntry:
+        row = self.rows[key]
+        assert row.state is State.PENDING
+        self.rows[key] = replace(
+            row, channel=channel, recipient=recipient, body_digest=body_digest, provider=provider, updated_at=now
+        )
+        return self.rows[key]
+
+    def reschedule(self, key, channel, due_at, reason, now) -> LedgerEntry:
+        row = self.rows[key]
+        assert row.state is State.PENDING
+        self.rows[key] = replace(row, state=State.DELAYED, channel=channel, due_at=due_at, reason=reason, updated_at=now)
+        return self.rows[key]
+
+    def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
+        return [
+            e
+            for e in self.rows.values()
+            if (e.store_id, e.customer_id) == (store_id, customer_id) and e.state is State.DELAYED
+        ]
+
+    def cancel(self, key: str, reason: str, now: datetime) -> LedgerEntry | None:
+        row = self.rows[key]
+        if row.state is not State.DELAYED:
+            return None
+        self.rows[key] = replace(row, state=State.SUPPRESSED, reason=reason, updated_at=now)
+        return self.rows[key]
+
     def count_duplicate(self, key: str) -> None:
         self.rows[key] = replace(self.rows[key], duplicate_hits=self.rows[key].duplicate_hits + 1)
 

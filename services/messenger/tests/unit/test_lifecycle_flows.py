@@ -56,7 +56,8 @@ class FakeProvider:
         return f"{self.name}-{message.message_id}"
 
     async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        return None
+        taken = any(m.message_id == entry.message_id for m in self.accepted)
+        return f"{self.name}-{entry.message_id}" if taken else None
 
 
 class FakeSuppressions:
@@ -94,7 +95,7 @@ class FakeCoupons:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, clock=clock) -> None:
         self.ledger = FakeLedger()
         self.email = FakeProvider("sendgrid")
         self.sms = FakeProvider("twilio")
@@ -102,7 +103,7 @@ class World:
         self.contacts = FakeContacts()
         self.suppressions = FakeSuppressions()
         self.coupons = FakeCoupons()
-        delivery = Delivery(
+        self.delivery = delivery = Delivery(
             self.ledger,
             {Channel.EMAIL: self.email, Channel.SMS: self.sms},
             self.outcomes,
@@ -170,9 +171,11 @@ async def test_a_lapsed_customer_gets_one_win_back_email_with_a_stored_coupon() 
     assert (message.flow, message.step, message.to) == ("win_back", "we_miss_you", f"{ada}@example.com")
     assert coupon.code.startswith("ACME-SAVE-") and coupon.percent == 15
     assert coupon.code in message.text and coupon.code in (message.html or "")
-    (entry,) = world.entries("win_back")  # the 5-day reminder is not scheduled (no scheduler yet)
+    entry, reminder = world.entries("win_back")
     assert coupon.idempotency_key == entry.key and coupon.message_id == entry.message_id
     assert entry.state is State.SENT and entry.purpose == "marketing" and entry.priority == 70
+    # The second step waits in the ledger for the scheduler, five days after the first went out.
+    assert (reminder.step, reminder.state, reminder.due_at) == ("last_chance", State.DELAYED, NOW + timedelta(days=5))
     assert dict(message.headers)["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert world.outcome_types() == [("message.sent", "")]
     assert world.sms.accepted == []
@@ -266,7 +269,7 @@ async def test_a_redelivered_segment_change_sends_nothing_more() -> None:
         await world.messenger.handle(segment_changed(who))
 
     assert len(world.email.accepted) == 1 and len(world.coupons.rows) == 1
-    assert all(e.duplicate_hits == 1 for e in world.ledger.rows.values())
+    assert all(e.duplicate_hits == 1 for e in world.ledger.rows.values() if e.step != "last_chance")
     assert world.outcome_types() == [("message.sent", ""), ("message.suppressed", "holdout")]
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from boomerang.messenger.adapters.outcomes import KafkaOutcomes
+from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
 from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons, SqlSendLedger, SqlSuppressions
@@ -21,6 +22,7 @@ from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.messenger.service_layer.retry import RetryPolicy
+from boomerang.messenger.service_layer.scheduler import Scheduler
 from boomerang.messenger.settings import MessengerSettings
 from boomerang.shared.db import make_engine, ping
 from boomerang.shared.kafka import (
@@ -54,7 +56,10 @@ class Runtime:
     publisher: EventPublisher
     consumer: EventConsumer
     sms: TwilioSms
+    scheduler: Scheduler | None = None
     _task: asyncio.Task | None = field(default=None, init=False)
+    _scheduling: asyncio.Task | None = field(default=None, init=False)
+    _stop_scheduling: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _consuming: bool = field(default=False, init=False)
 
     async def start(self) -> None:
@@ -62,8 +67,18 @@ class Runtime:
         # Joining the group can wait out a dead member's session after a crash: do it in the
         # background so /healthz answers meanwhile and /readyz says why it is not ready.
         self._task = asyncio.create_task(self._consume(), name="messenger-consumer")
+        if self.scheduler is not None:
+            every = self.settings.scheduler_interval_seconds
+            self._scheduling = asyncio.create_task(
+                self.scheduler.run(every, self._stop_scheduling), name="messenger-scheduler"
+            )
 
     async def stop(self) -> None:
+        self._stop_scheduling.set()
+        if self._scheduling is not None:
+            # Let the batch in hand finish; an entry cut off stays pending and its lease recovers it.
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(self._scheduling, STOP_GRACE_S)
         if self._task is not None and not self._consuming:
             self._task.cancel()  # still creating topics or joining the group: nothing in hand
         await self.consumer.stop()
@@ -136,6 +151,7 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         suppressions=SqlSuppressions(engine),
         coupons=SqlCoupons(engine),
         flow_files=flow_files,
+        recommendations=SqlRecommendations(engine),
     )
     consumer = EventConsumer(
         bootstrap=common.kafka_bootstrap,
@@ -145,4 +161,10 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         handler=messenger.handle,
         dead_letters=publisher,
     )
-    return Runtime(settings, engine, ledger, messenger, publisher, consumer, sms)
+    scheduler = Scheduler(
+        messenger,
+        delivery,
+        batch_size=settings.scheduler_batch_size,
+        lease=timedelta(seconds=settings.scheduler_lease_seconds),
+    )
+    return Runtime(settings, engine, ledger, messenger, publisher, consumer, sms, scheduler)

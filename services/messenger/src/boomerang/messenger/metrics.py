@@ -25,14 +25,11 @@ SEND_SECONDS = histogram("messenger", "send_seconds", "Time to hand a message to
 DELAYED = counter(
     "messenger",
     "delayed_total",
-    "Messages due later (flow delay, send window, quiet hours), recorded but not sent: no scheduler yet",
+    "Messages due later (flow delay, send window, quiet hours), written as delayed for the scheduler",
     ("flow", "reason"),
 )
-STEPS_NOT_SCHEDULED = counter(
-    "messenger",
-    "steps_not_scheduled_total",
-    "Later steps of started flows that were not scheduled: only first steps run yet",
-    ("flow", "step"),
+SCHEDULER_CLAIMED = counter(
+    "messenger", "scheduler_claimed_total", "Delayed messages the scheduler claimed when due", ()
 )
 SUPPRESSION_CHANGES = counter(
     "messenger",

@@ -72,6 +72,13 @@ class MessengerSettings(ServiceSettings):
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 
+    # The scheduler of delayed messages (later flow steps, send windows, quiet hours): how often
+    # it looks for due ones, how many it claims at once, and after how long a claimed one whose
+    # worker died is claimed again (longer than a send with all its retries can take).
+    scheduler_interval_seconds: float = 30.0
+    scheduler_batch_size: int = 50
+    scheduler_lease_seconds: float = 300.0
+
     def store(self, store_id: str) -> StoreProfile:
         own = self.stores.get(store_id) or StoreSettings()
         return StoreProfile(

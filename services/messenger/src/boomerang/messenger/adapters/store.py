@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Update, case, func, update
+from sqlalchemy import DateTime, Index, Text, Update, case, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
+from boomerang.messenger.adapters.recommendations import RECOMMENDATION_TABLES
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, OfferKind, Redemption, normalize_code, redeem
 from boomerang.messenger.domain.flows import Channel
@@ -67,6 +68,8 @@ class LedgerRow(SQLModel, table=True):
     purpose: str | None = Field(default=None, max_length=16)
     priority: int | None = None
     due_at: datetime | None = _moment(default=None)
+    # A time-after-event step's trigger envelope (JSON), to render it when due (0005).
+    trigger_data: str | None = Field(default=None, sa_type=Text)
 
 
 class SuppressionRow(SQLModel, table=True):
@@ -103,7 +106,13 @@ class CouponRow(SQLModel, table=True):
     redeemed_at: datetime | None = _moment(default=None)
 
 
-TABLES = [ContactRow.__table__, LedgerRow.__table__, CouponRow.__table__, SuppressionRow.__table__]
+TABLES = [
+    ContactRow.__table__,
+    LedgerRow.__table__,
+    CouponRow.__table__,
+    SuppressionRow.__table__,
+    *RECOMMENDATION_TABLES,  # adapters/recommendations.py
+]
 
 
 class SqlContacts:
@@ -194,6 +203,88 @@ class SqlSendLedger:
         entry = self.get(key)
         assert entry is not None
         return entry
+
+    def claim_due(self, now: datetime, stale_before: datetime, limit: int) -> list[LedgerEntry]:
+        """Delayed entries due by `now`, and scheduled sends a crashed worker left pending (not
+        touched since `stale_before`), moved to pending. Compare-and-set on (state, attempts):
+        of replicas racing for one key exactly one gets it."""
+        due = (LedgerRow.state == State.DELAYED.value) & (LedgerRow.due_at <= now)
+        abandoned = (
+            (LedgerRow.state == State.PENDING.value)
+            & LedgerRow.due_at.is_not(None)
+            & (LedgerRow.updated_at < stale_before)
+        )
+        candidates = (
+            select(LedgerRow.key, LedgerRow.state, LedgerRow.attempts)
+            .where(due | abandoned)
+            .order_by(LedgerRow.due_at)
+            .limit(limit)
+        )
+        with Session(self._engine) as session:
+            seen = list(session.exec(candidates))
+        claimed = []
+        for key, state, attempts in seen:
+            statement = (
+                update(LedgerRow)
+                .where(LedgerRow.key == key, LedgerRow.state == state, LedgerRow.attempts == attempts)
+                .values(state=State.PENDING.value, attempts=attempts + 1, updated_at=now)
+            )
+            if self._execute(statement) == 1 and (entry := self.get(key)) is not None:
+                claimed.append(entry)
+        return claimed
+
+    def record_message(
+        self, key: str, channel: Channel, recipient: str, body_digest: str, provider: str, now: datetime
+    ) -> LedgerEntry:
+        """A claimed scheduled entry's message, written before the provider is called."""
+        values = {
+            "channel": channel.value,
+            "recipient": recipient,
+            "body_digest": body_digest,
+            "provider": provider,
+            "updated_at": now,
+        }
+        self._execute(
+            update(LedgerRow).where(LedgerRow.key == key, LedgerRow.state == State.PENDING.value).values(**values)
+        )
+        entry = self.get(key)
+        assert entry is not None
+        return entry
+
+    def reschedule(self, key: str, channel: Channel, due_at: datetime, reason: str, now: datetime) -> LedgerEntry:
+        """A claimed entry the policy delays again: back to delayed, due at `due_at`."""
+        values = {
+            "state": State.DELAYED.value,
+            "channel": channel.value,
+            "due_at": due_at,
+            "reason": reason,
+            "updated_at": now,
+        }
+        self._execute(
+            update(LedgerRow).where(LedgerRow.key == key, LedgerRow.state == State.PENDING.value).values(**values)
+        )
+        entry = self.get(key)
+        assert entry is not None
+        return entry
+
+    def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
+        statement = select(LedgerRow).where(
+            LedgerRow.store_id == store_id,
+            LedgerRow.customer_id == customer_id,
+            LedgerRow.state == State.DELAYED.value,
+        )
+        with Session(self._engine) as session:
+            return [_to_entry(row) for row in session.exec(statement)]
+
+    def cancel(self, key: str, reason: str, now: datetime) -> LedgerEntry | None:
+        """A delayed entry settled as suppressed; None when it is no longer delayed (the
+        scheduler took it first)."""
+        statement = (
+            update(LedgerRow)
+            .where(LedgerRow.key == key, LedgerRow.state == State.DELAYED.value)
+            .values(state=State.SUPPRESSED.value, reason=reason, updated_at=now)
+        )
+        return self.get(key) if self._execute(statement) == 1 else None
 
     def count_duplicate(self, key: str) -> None:
         self._execute(

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.receipt import receipt_view
 from boomerang.shared.events import Event, OrderPlaced
 
 if TYPE_CHECKING:
     from boomerang.messenger.domain.flow_definitions import FlowDefinition
 
-# Builds the template context of every step from the trigger event and the contact card.
-View = Callable[[Any, Contact | None], dict[str, Any]]
+# Builds the template context of every step from the trigger event and the contact card; the
+# receipt's also takes the products recommended with the order (`receipt_view`).
+View = Callable[..., dict[str, Any]]
 
 
 class Channel(StrEnum):

@@ -28,7 +28,7 @@ class State(StrEnum):
     FAILED = "failed"
     SUPPRESSED = "suppressed"
     # Due later (a flow's delay, a send window, SMS quiet hours): recorded with `due_at` and not
-    # published. Nothing sends it yet; a scheduler that re-decides at `due_at` is still to come.
+    # published. The scheduler claims it at `due_at` (back to PENDING, `due_at` kept) and decides again.
     DELAYED = "delayed"
 
 
@@ -124,6 +124,8 @@ class LedgerEntry:
     purpose: Purpose | None = None
     priority: int | None = None
     due_at: datetime | None = None  # DELAYED: when it may go out
+    # A time-after-event step: its trigger envelope as JSON, for the content when it is due.
+    trigger_data: str | None = None
 
     @classmethod
     def open(
@@ -186,7 +188,8 @@ class LedgerEntry:
         if self.state is State.SENT:
             at = self.sent_at or self.updated_at
         elif self.state is State.PENDING:
-            at = self.created_at  # may have reached the provider: counts as sent
+            # May have reached the provider: counts as sent; a scheduled one when it was claimed.
+            at = self.updated_at if self.due_at is not None else self.created_at
         elif self.state is State.DELAYED and self.due_at is not None:
             return PastSend(self.key, self.flow, self.channel, self.due_at, purpose, priority, scheduled=True)
         else:

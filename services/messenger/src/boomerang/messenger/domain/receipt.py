@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from boomerang.messenger.domain.contacts import Contact
-from boomerang.messenger.domain.content import Formats, MessageInputs, flow_view
+from boomerang.messenger.domain.content import Formats, MessageInputs, Product, flow_view
 from boomerang.shared.events import OrderPlaced
 
 DEFAULT_LOCALE = "en_US"
@@ -18,10 +19,14 @@ def money(amount: Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     return Formats(locale).money(amount, currency) or ""
 
 
-def receipt_view(order: OrderPlaced, contact: Contact | None) -> dict[str, Any]:
-    """The flow's template context of every receipt part (email HTML and text, SMS)."""
+def receipt_view(
+    order: OrderPlaced, contact: Contact | None, recommendations: Sequence[Product] = ()
+) -> dict[str, Any]:
+    """The flow's template context of every receipt part (email HTML and text, SMS), with the
+    products recommended with this order (`domain.recommendations`), if any."""
     fmt = Formats(
         (contact.locale if contact else None) or DEFAULT_LOCALE,
         (contact.timezone if contact else None) or DEFAULT_TIMEZONE,
     )
-    return flow_view(MessageInputs(order=order), fmt, step="email", now=order.placed_at)
+    inputs = MessageInputs(order=order, recommendations=list(recommendations))
+    return flow_view(inputs, fmt, step="email", now=order.placed_at)

@@ -69,14 +69,57 @@ class Delivery:
         return await self._seen_again(claim.entry, None, reason=reason)
 
     async def delay(self, entry: LedgerEntry, until: datetime, reason: str) -> LedgerEntry | None:
-        """Record that the message is due at `until`. Nothing sends it yet (no scheduler): it
-        stays `delayed` in the ledger, is counted by the caps as scheduled, and is not published."""
+        """Record that the message is due at `until`: it stays `delayed` in the ledger (counted by
+        the caps as scheduled, not published) until the scheduler claims it."""
         claim = self._ledger.claim(entry.delayed(until, reason))
         if claim.won:
             metrics.DELAYED.labels(entry.flow, reason).inc()
             log.info("message_delayed", message_id=entry.message_id, flow=entry.flow, reason=reason)
             return claim.entry
         return await self._seen_again(claim.entry, None, reason=reason)
+
+    # --- the scheduler's side: entries it claimed from `delayed` (see service_layer.scheduler) ---
+
+    def claim_due(self, limit: int, lease: timedelta) -> list[LedgerEntry]:
+        """Due delayed entries, now pending and this worker's; also scheduled sends a crashed
+        worker left pending for longer than `lease`."""
+        now = self._clock()
+        return self._ledger.claim_due(now, now - lease, limit)
+
+    async def send_claimed(self, entry: LedgerEntry, message: Outbound) -> LedgerEntry:
+        """Send a claimed entry: its recipient and body go to the ledger before the provider call."""
+        provider = self._providers[message.channel]
+        entry = self._ledger.record_message(
+            entry.key, message.channel, message.to, message.body_digest, provider.name, self._clock()
+        )
+        return await self._hand_over(entry, message)
+
+    async def found_at_provider(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """A claimed entry whose message was written down before a crash: settled as sent if the
+        provider has it, else None (decide and send it again)."""
+        found = await self._retry.run(lambda: self._find(entry), self._count_retry)
+        metrics.RECONCILED.labels(entry.channel.value, "found" if found else "missing").inc()
+        return self._settle(entry, State.SENT, provider_message_id=found) if found is not None else None
+
+    def suppress_claimed(self, entry: LedgerEntry, reason: str) -> LedgerEntry:
+        return self._settle(entry, State.SUPPRESSED, reason=reason)
+
+    def delay_claimed(self, entry: LedgerEntry, channel: Channel, until: datetime, reason: str) -> LedgerEntry:
+        metrics.DELAYED.labels(entry.flow, reason).inc()
+        log.info("message_delayed", message_id=entry.message_id, flow=entry.flow, reason=reason)
+        return self._ledger.reschedule(entry.key, channel, until, reason, self._clock())
+
+    def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
+        return self._ledger.delayed_for(store_id, customer_id)
+
+    def cancel(self, entry: LedgerEntry, reason: str) -> LedgerEntry | None:
+        """Settle a delayed entry as suppressed (an exit condition); None if the scheduler has
+        it already."""
+        cancelled = self._ledger.cancel(entry.key, reason, self._clock())
+        if cancelled is not None:
+            metrics.MESSAGES.labels(entry.flow, entry.channel.value, State.SUPPRESSED.value).inc()
+            log.info("message_cancelled", message_id=entry.message_id, flow=entry.flow, reason=reason)
+        return cancelled
 
     def recall(self, key: str) -> LedgerEntry | None:
         """The key's settled entry, counted as a duplicate: its trigger is not decided again.
@@ -113,6 +156,11 @@ class Delivery:
             metrics.DUPLICATES_AVOIDED.labels(existing.flow, existing.channel.value).inc()
             log.info("duplicate_avoided", message_id=existing.message_id, state=existing.state.value)
             return existing  # published again only if the earlier attempt did not get that far
+        if existing.due_at is not None:
+            # A scheduled send the scheduler has claimed: it owns it (and its lease recovers it
+            # after a crash), so a redelivered trigger must not take it over.
+            log.info("pending_scheduled", message_id=existing.message_id)
+            return None
         if not self._ledger.take_over(existing.key, existing.attempts, self._clock()):
             log.warning("pending_taken_by_another", message_id=existing.message_id)
             return None

@@ -3,7 +3,11 @@
 - `commerce.events.v1`: `CustomerIdentified` updates the contact card; `OrderPlaced` redeems the
   coupons it names and runs the event-started flows (the receipt).
 - `customer.segments.v1`: `SegmentChanged` starts the segment flows whose trigger it matches
-  (win-back, VIP welcome, neutral nurture), first step only (see `start_flow`).
+  (win-back, VIP welcome, neutral nurture) and ends those with `exit.left_segment` it leaves.
+- Any event named in a flow's `exit.events` (an order) cancels the customer's delayed steps of
+  that flow (`MessageSuppressed(reason="exited")`).
+- `send_due` re-decides a delayed step the scheduler claimed, at the moment it really goes; a
+  sent step writes the flow's next step as delayed (`schedule_next`).
 - `feedback.events.v1`: `ProviderEventReceived` updates the customer's suppression list.
 
 Every step goes through `domain.sending.decide_send` (consent, suppressions, holdout, timing,
@@ -22,12 +26,19 @@ from boomerang.messenger import metrics
 from boomerang.messenger.domain.audience import NOT_IN_AUDIENCE, CustomerFacts, audience_miss
 from boomerang.messenger.domain.caps import DEFAULT_CAPS, PastSend
 from boomerang.messenger.domain.contacts import Contact, identify
-from boomerang.messenger.domain.content import MessageInputs, flow_view
+from boomerang.messenger.domain.content import MAX_PRODUCTS, MessageInputs, Product, flow_view
 from boomerang.messenger.domain.coupons import Coupon, Offer
-from boomerang.messenger.domain.flow_definitions import FlowDefinition, FlowSet, SegmentTrigger
-from boomerang.messenger.domain.flows import FLOWS, Channel, Flow, Purpose, Step, flows_triggered_by
-from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Trigger
+from boomerang.messenger.domain.flow_definitions import (
+    AfterEventTrigger,
+    EventTrigger,
+    FlowDefinition,
+    FlowSet,
+    SegmentTrigger,
+)
+from boomerang.messenger.domain.flows import FLOWS, RECEIPT, Channel, Flow, Purpose, Step, flows_triggered_by
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, Trigger
 from boomerang.messenger.domain.policy import NO_ADDRESS
+from boomerang.messenger.domain.recommendations import recommend
 from boomerang.messenger.domain.sending import (
     Decision,
     Delay,
@@ -42,12 +53,13 @@ from boomerang.messenger.flows import default_flows
 from boomerang.messenger.service_layer import coupons as coupon_service
 from boomerang.messenger.service_layer.composing import Composer, Draft
 from boomerang.messenger.service_layer.delivery import Delivery
-from boomerang.messenger.service_layer.ports import Contacts, CouponRepository, Suppressions
+from boomerang.messenger.service_layer.ports import Contacts, CouponRepository, Recommendations, Suppressions
 from boomerang.shared.events import (
     CustomerIdentified,
     Envelope,
     Event,
     OrderPlaced,
+    ProductViewed,
     ProviderEventReceived,
     SegmentChanged,
 )
@@ -55,9 +67,15 @@ from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
 FLOW_DELAY = "flow_delay"  # a Delay reason of our own: the flow or step says "later"
+EXITED = "exited"  # a flow's exit condition happened before its delayed step went out
+# A delayed step the scheduler cannot send any more: its flow or step is gone or switched off,
+# or its content needs the trigger event, which the ledger does not keep (the receipt).
+NOT_SCHEDULABLE = "not_schedulable"
 TRANSACTIONAL_PRIORITY = 100  # receipts are never capped; the number only orders the history
 # How far back the caps look: the longest default window. Longer store caps need a longer one.
 HISTORY_SPAN = max(rule.window for rule in DEFAULT_CAPS)
+# Events parsed only to learn the customer's interests (recommendations).
+_LEARNT_FROM = (ProductViewed.event_type,)
 
 
 class _NoStoreFlows:
@@ -78,6 +96,7 @@ class Messenger:
         coupons: CouponRepository | None = None,
         flow_files: Any = None,  # FlowFiles: `for_store(store_id) -> FlowSet`
         policy: SendPolicy = SendPolicy(),
+        recommendations: Recommendations | None = None,
     ) -> None:
         self._contacts = contacts
         self._delivery = delivery
@@ -88,9 +107,11 @@ class Messenger:
         self._coupons = coupons
         self._flow_files = flow_files or _NoStoreFlows()
         self._policy = policy
+        self._recommendations = recommendations
 
     async def handle(self, envelope: Envelope) -> None:
         metrics.EVENTS.labels(envelope.type).inc()
+        await self.exit_flows(envelope)
         if envelope.type == SegmentChanged.event_type:
             await self.segment_changed(envelope, envelope.event())  # type: ignore[arg-type]
             return
@@ -98,7 +119,9 @@ class Messenger:
             self.provider_event(envelope, envelope.event())  # type: ignore[arg-type]
             return
         flows = flows_triggered_by(envelope.type, self._flows)
-        if envelope.type not in (CustomerIdentified.event_type, OrderPlaced.event_type) and not flows:
+        later = self._after_event_flows(envelope)
+        parsed = (CustomerIdentified.event_type, OrderPlaced.event_type, *_LEARNT_FROM)
+        if envelope.type not in parsed and not flows and not later:
             return  # page views, surveys and the like: not parsed, so unknown types are not poison
         event = envelope.event()
         if isinstance(event, CustomerIdentified):
@@ -107,10 +130,41 @@ class Messenger:
             self.redeem_coupons(envelope, event)
         for flow in flows:
             await self.run_flow(flow, envelope, event)
+        await self._delivery.publish([await self.schedule_after(flow, envelope, event) for flow in later])
+        self.learn(envelope, event)  # after the receipt: its recommendations come from other orders
 
     def customer_identified(self, envelope: Envelope, event: CustomerIdentified) -> None:
         current = self._contacts.get(envelope.store_id, envelope.customer_id)
         self._contacts.save(identify(current, envelope.store_id, envelope.customer_id, event))
+
+    # --- recommendations: what customers buy together, and what each one likes ---------------
+
+    def learn(self, envelope: Envelope, event: Event) -> None:
+        """Count an order into the co-purchase data (once per order id) and remember the
+        customer's categories, bought or viewed."""
+        if self._recommendations is None:
+            return
+        if isinstance(event, OrderPlaced):
+            self._recommendations.record_order(envelope.store_id, envelope.customer_id, event, self._clock())
+        elif isinstance(event, ProductViewed):
+            self._recommendations.record_view(envelope.store_id, envelope.customer_id, event)
+
+    def recommendations_for(self, envelope: Envelope, order: OrderPlaced) -> list[Product]:
+        if self._recommendations is None or not order.lines:
+            return []
+        known = self._recommendations.neighbourhood(
+            envelope.store_id, envelope.customer_id, order.lines, MAX_PRODUCTS
+        )
+        picked = recommend(
+            order.lines, known.counts, known.catalogue, known.interests, MAX_PRODUCTS, known.bought_before
+        )
+        return [product.as_product() for product in picked]
+
+    def _receipt_extras(self, flow: Flow, envelope: Envelope, event: Event) -> tuple[list[Product], ...]:
+        # Only the receipt's view takes recommendations (`domain.receipt.receipt_view`).
+        if flow.name != RECEIPT.name or not isinstance(event, OrderPlaced):
+            return ()
+        return (self.recommendations_for(envelope, event),)
 
     # --- feedback: the suppression list -----------------------------------------------------------
 
@@ -155,7 +209,7 @@ class Messenger:
             envelope, contact, getattr(event, "email", None), getattr(event, "phone", None)
         )
         history = self._history(envelope, now)
-        view = flow.view(event, contact)
+        view = flow.view(event, contact, *self._receipt_extras(flow, envelope, event))
         settled = []
         for step in flow.steps:
             entry = LedgerEntry.open(trigger, step.name, step.channel, now, flow.purpose, priority)
@@ -172,6 +226,26 @@ class Messenger:
                 await self._carry_out(decision, entry, flow.purpose, contact, view, step.on, offer=None)
             )
         await self._delivery.publish(settled)
+
+    # --- exit conditions --------------------------------------------------------------------------
+
+    async def exit_flows(self, envelope: Envelope) -> None:
+        """Cancel the customer's delayed steps of flows this event stops: `exit.events` (an
+        order stops the win-back) and `exit.left_segment` (a segment change away from the
+        flow's segment). A step the scheduler already holds is not stopped (it is going out)."""
+        flows = self._flow_files.for_store(envelope.store_id)
+        stopping = {flow.name: flow for flow in flows.stopped_by(envelope.type)}
+        event = envelope.event() if stopping or envelope.type == SegmentChanged.event_type else None
+        if isinstance(event, SegmentChanged):
+            stopping.update({flow.name: flow for flow in flows.enabled if _leaves(flow, event)})
+        if not stopping:
+            return
+        cancelled = [
+            self._delivery.cancel(entry, EXITED)
+            for entry in self._delivery.delayed_for(envelope.store_id, envelope.customer_id)
+            if entry.flow in stopping and _same_instance(stopping[entry.flow], entry, event)
+        ]
+        await self._delivery.publish(cancelled)
 
     # --- segment-started flows (win-back, VIP welcome, neutral nurture) ---------------------------
 
@@ -203,36 +277,110 @@ class Messenger:
         contact: Contact | None,
         facts: CustomerFacts,
     ) -> LedgerEntry | None:
-        """The flow's first step for this customer. Later steps need a scheduler, which does not
-        exist yet: they are logged and counted as not scheduled, never sent early."""
+        """The flow's first step for this customer; once it is sent, `schedule_next` writes the
+        next one as delayed."""
         now = self._clock()
         name, step = next(iter(flow.steps.items()))
         trigger = Trigger(envelope.store_id, envelope.customer_id, flow.name, instance, envelope.id)
         entry = LedgerEntry.open(trigger, name, step.channels[0], now, flow.purpose, flow.priority)
         if (recalled := self._delivery.recall(entry.key)) is not None:
             return recalled
-        for later in list(flow.steps)[1:]:
-            metrics.STEPS_NOT_SCHEDULED.labels(flow.name, later).inc()
-            log.info("step_not_scheduled", flow=flow.name, step=later, message_id=entry.message_id)
         if (miss := audience_miss(flow.audience, facts)) is not None:
             log.info("not_in_audience", flow=flow.name, message_id=entry.message_id, detail=miss)
             return await self._delivery.suppress(entry, NOT_IN_AUDIENCE)
         if (wait := flow.delay + step.delay) > timedelta(0):
             return await self._delivery.delay(entry, now + wait, FLOW_DELAY)
-        request = SendRequest.for_step(flow, name, entry.key)
-        recipient = self._recipient(envelope, contact)
-        decision = decide_send(
-            request, recipient, self._history(envelope, now), self._policy_for(envelope.store_id), now
+        return await self._decide_step(flow, entry, contact, claimed=False)
+
+    # --- time-after-event flows (feedback request, checkout abandonment) ---------------------------
+
+    def _after_event_flows(self, envelope: Envelope) -> list[FlowDefinition]:
+        flows = self._flow_files.for_store(envelope.store_id).started_by(envelope.type)
+        return [flow for flow in flows if isinstance(flow.trigger, AfterEventTrigger)]
+
+    async def schedule_after(self, flow: FlowDefinition, envelope: Envelope, event: Event) -> LedgerEntry | None:
+        """The flow's first step, written as delayed (`after` the event, plus the flow's and
+        step's delays), with the event kept for its content; the scheduler decides and sends it.
+        Audience conditions are not checked: these flows have none, and no facts come with them."""
+        trigger = flow.trigger
+        assert isinstance(trigger, AfterEventTrigger)
+        now = self._clock()
+        name, step = next(iter(flow.steps.items()))
+        instance = str(getattr(event, trigger.instance))
+        opened = Trigger(envelope.store_id, envelope.customer_id, flow.name, instance, envelope.id)
+        entry = LedgerEntry.open(opened, name, step.channels[0], now, flow.purpose, flow.priority)
+        if (recalled := self._delivery.recall(entry.key)) is not None:
+            return recalled
+        entry = replace(entry, trigger_data=envelope.to_bytes().decode())
+        return await self._delivery.delay(entry, now + trigger.after + flow.delay + step.delay, FLOW_DELAY)
+
+    # --- the scheduler's side: delayed steps when they are due --------------------------------------
+
+    async def send_due(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """A delayed step the scheduler claimed (now pending), decided again at the moment it
+        really goes: consent, suppressions, caps and windows may have changed since."""
+        flow = self._definition_of(entry)
+        if entry.recipient is not None:  # written down before a crash: did the provider get it?
+            if (found := await self._delivery.found_at_provider(entry)) is not None:
+                if flow is not None:
+                    await self.schedule_next(flow, found)
+                return found
+        if flow is None:
+            log.warning("not_schedulable", message_id=entry.message_id, flow=entry.flow, step=entry.step)
+            return self._delivery.suppress_claimed(entry, NOT_SCHEDULABLE)
+        contact = self._contacts.get(entry.store_id, entry.customer_id)
+        return await self._decide_step(flow, entry, contact, claimed=True)
+
+    def _definition_of(self, entry: LedgerEntry) -> FlowDefinition | None:
+        """The entry's flow if its step can be written without the trigger event."""
+        try:
+            flow = self._flow_files.for_store(entry.store_id).get(entry.flow)
+        except KeyError:
+            return None
+        if not flow.enabled or entry.step not in flow.steps:
+            return None
+        if isinstance(flow.trigger, SegmentTrigger):
+            return flow
+        after_event = isinstance(flow.trigger, AfterEventTrigger) and entry.trigger_data is not None
+        return flow if after_event else None
+
+    async def schedule_next(self, flow: FlowDefinition, sent: LedgerEntry) -> None:
+        """The step after `sent`, written as delayed, due its `delay` after `sent` went out.
+        Same trigger instance, so its idempotency key is the same on every replay."""
+        names = list(flow.steps)
+        if sent.step not in names or (at := names.index(sent.step) + 1) == len(names):
+            return
+        name, step = names[at], flow.steps[names[at]]
+        now = self._clock()
+        trigger = Trigger(sent.store_id, sent.customer_id, flow.name, sent.trigger_id, sent.trigger_event_id)
+        entry = LedgerEntry.open(trigger, name, step.channels[0], now, flow.purpose, flow.priority)
+        entry = replace(entry, trigger_data=sent.trigger_data)
+        await self._delivery.delay(entry, (sent.sent_at or now) + step.delay, FLOW_DELAY)
+
+    async def _decide_step(
+        self, flow: FlowDefinition, entry: LedgerEntry, contact: Contact | None, *, claimed: bool
+    ) -> LedgerEntry | None:
+        now = self._clock()
+        step = flow.steps[entry.step]
+        request = SendRequest.for_step(flow, entry.step, entry.key)
+        event = _trigger_event(entry)
+        recipient = self._recipient_of(
+            entry.store_id, entry.customer_id, contact, getattr(event, "email", None), getattr(event, "phone", None)
         )
-        fmt = self._composer.formats(envelope.store_id, contact)
-        view = flow_view(MessageInputs(), fmt, name, now)
+        history = self._delivery.history(entry.store_id, entry.customer_id, now - HISTORY_SPAN)
+        decision = decide_send(request, recipient, history, self._policy_for(entry.store_id), now)
+        fmt = self._composer.formats(entry.store_id, contact)
+        view = flow_view(MessageInputs.from_event(event), fmt, entry.step, now)
 
         def on(channel: Channel) -> Step:
             subject = step.subject if channel is Channel.EMAIL else None
-            return Step(name, channel, step.template_for(channel), subject, step.optional)
+            return Step(entry.step, channel, step.template_for(channel), subject, step.optional)
 
         offer = Offer.of(step.offer) if step.offer is not None else None
-        return await self._carry_out(decision, entry, flow.purpose, contact, view, on, offer)
+        settled = await self._carry_out(decision, entry, flow.purpose, contact, view, on, offer, claimed=claimed)
+        if settled is not None and settled.state is State.SENT:
+            await self.schedule_next(flow, settled)
+        return settled
 
     # --- shared ----------------------------------------------------------------------------------
 
@@ -245,12 +393,18 @@ class Messenger:
         view: dict[str, Any],
         step_on: Callable[[Channel], Step],
         offer: Offer | None,
+        *,
+        claimed: bool = False,  # the scheduler's: already in the ledger, pending and ours
     ) -> LedgerEntry | None:
         if isinstance(decision, Suppress):
+            if claimed:
+                return self._delivery.suppress_claimed(entry, decision.reason)
             return await self._delivery.suppress(
                 replace(entry, channel=decision.channel or entry.channel), decision.reason
             )
         if isinstance(decision, Delay):
+            if claimed:
+                return self._delivery.delay_claimed(entry, decision.channel, decision.until, decision.reason)
             return await self._delivery.delay(
                 replace(entry, channel=decision.channel), decision.until, decision.reason
             )
@@ -276,6 +430,8 @@ class Messenger:
             headers=content.headers,
             reply_to=content.reply_to,
         )
+        if claimed:
+            return await self._delivery.send_claimed(entry, message)
         return await self._delivery.send(entry, message)
 
     def _issue(self, offer: Offer, entry: LedgerEntry, contact: Contact | None) -> Coupon:
@@ -303,12 +459,22 @@ class Messenger:
         trigger_email: str | None = None,
         trigger_phone: str | None = None,
     ) -> Recipient:
-        suppressions = self._suppressions.get(envelope.store_id, envelope.customer_id) if self._suppressions else None
+        return self._recipient_of(envelope.store_id, envelope.customer_id, contact, trigger_email, trigger_phone)
+
+    def _recipient_of(
+        self,
+        store_id: str,
+        customer_id: str,
+        contact: Contact | None,
+        trigger_email: str | None = None,
+        trigger_phone: str | None = None,
+    ) -> Recipient:
+        suppressions = self._suppressions.get(store_id, customer_id) if self._suppressions else None
         extra = {"suppressions": suppressions} if suppressions is not None else {}
         return Recipient.of(
             contact,
-            store_id=envelope.store_id,
-            customer_id=envelope.customer_id,
+            store_id=store_id,
+            customer_id=customer_id,
             trigger_email=trigger_email,
             trigger_phone=trigger_phone,
             **extra,
@@ -319,3 +485,31 @@ class Messenger:
 
     def _policy_for(self, store_id: str) -> SendPolicy:
         return replace(self._policy, default_timezone=self._composer.store(store_id).default_timezone)
+
+
+def _leaves(flow: FlowDefinition, change: SegmentChanged) -> bool:
+    """Whether the change takes the customer out of the segment that started `flow`."""
+    trigger = flow.trigger
+    if not flow.exit.left_segment or not isinstance(trigger, SegmentTrigger):
+        return False
+    dimension = trigger.dimension or trigger.dimension_of(trigger.to)
+    if change.dimension is not None and change.dimension != dimension:
+        return False
+    return change.to_segment != trigger.to and trigger.dimension_of(change.to_segment) == dimension
+
+
+def _same_instance(flow: FlowDefinition, entry: LedgerEntry, event: Event | None) -> bool:
+    """An exit event that names the flow's trigger instance (an order's cancellation, for the
+    feedback request on that order) stops that instance only; any other stops them all."""
+    trigger = flow.trigger
+    if event is None or not isinstance(trigger, EventTrigger | AfterEventTrigger):
+        return True
+    named = getattr(event, trigger.instance, None)
+    return named is None or str(named) == entry.trigger_id
+
+
+def _trigger_event(entry: LedgerEntry) -> Event | None:
+    """The order or checkout a time-after-event step kept, for its content and address."""
+    if entry.trigger_data is None:
+        return None
+    return Envelope.from_bytes(entry.trigger_data.encode()).event()

@@ -9,10 +9,11 @@ from typing import Any, Protocol
 
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, Redemption
-from boomerang.messenger.domain.flows import Step
+from boomerang.messenger.domain.flows import Channel, Step
 from boomerang.messenger.domain.suppressions import Change, SuppressionList
+from boomerang.messenger.domain.recommendations import Neighbourhood
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Rendered, State
-from boomerang.shared.events import Envelope
+from boomerang.shared.events import Envelope, OrderLine, OrderPlaced, ProductViewed
 
 
 class Contacts(Protocol):
@@ -64,6 +65,25 @@ class SendLedger(Protocol):
         reason: str | None = None,
         provider_status: int | None = None,
     ) -> LedgerEntry: ...
+
+    def claim_due(self, now: datetime, stale_before: datetime, limit: int) -> list[LedgerEntry]:
+        """Move up to `limit` delayed entries due by `now` (and scheduled ones left pending since
+        before `stale_before`) to pending; each key goes to exactly one of concurrent callers."""
+        ...
+
+    def record_message(
+        self, key: str, channel: Channel, recipient: str, body_digest: str, provider: str, now: datetime
+    ) -> LedgerEntry: ...
+
+    def reschedule(
+        self, key: str, channel: Channel, due_at: datetime, reason: str, now: datetime
+    ) -> LedgerEntry: ...
+
+    def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]: ...
+
+    def cancel(self, key: str, reason: str, now: datetime) -> LedgerEntry | None:
+        """Settle a still-delayed entry as suppressed; None if it is not delayed any more."""
+        ...
 
     def count_duplicate(self, key: str) -> None: ...
 
@@ -138,4 +158,20 @@ class CouponRepository(Protocol):
 class OutcomePublisher(Protocol):
     async def publish(self, envelopes: list[Envelope]) -> None:
         """Returns once every envelope is durably stored; raises otherwise."""
+        ...
+
+
+class Recommendations(Protocol):
+    """Co-purchase counts, the store's catalogue and each customer's interests."""
+
+    def record_order(self, store_id: str, customer_id: str, order: OrderPlaced, now: datetime) -> bool:
+        """Count the order once (by its order id); False if it was counted before."""
+        ...
+
+    def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None: ...
+
+    def neighbourhood(
+        self, store_id: str, customer_id: str, order_lines: Sequence[OrderLine], k: int
+    ) -> Neighbourhood:
+        """What `domain.recommendations.recommend` needs for these lines, and no more."""
         ...

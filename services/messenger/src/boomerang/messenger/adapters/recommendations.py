@@ -1,0 +1,249 @@
+"""What the receipt's recommendations are computed from, in the messenger's store.
+
+Per store: a small catalogue (each ordered product's name, category, link, last price and how
+many orders contained it) and the co-purchase counts (both directions of each pair, so the
+partners of an order's products are one indexed read). Per customer: the categories they bought
+or viewed and the products they bought. Every order is recorded once, by its order id, in one
+transaction with all its counts: a redelivered `OrderPlaced` changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Index, case, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Field, SQLModel
+
+from boomerang.messenger.domain.recommendations import (
+    CatalogueProduct,
+    Neighbourhood,
+    category_key,
+    interests_in,
+    order_products,
+    pair,
+    pairs_in,
+)
+from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
+
+
+def _moment(**kw: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), **kw)
+
+
+class ProductRow(SQLModel, table=True):
+    __tablename__ = "messenger_products"
+    # The best-sellers of a category: the fallback when co-purchases are thin.
+    __table_args__ = (Index("ix_messenger_products_category", "store_id", "category_key", "orders"),)
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    product_id: str = Field(primary_key=True, max_length=256)
+    name: str
+    category: str | None = None
+    category_key: str | None = Field(default=None, max_length=256)  # casefolded: how they compare
+    url: str | None = None
+    price: str | None = Field(default=None, max_length=32)  # a Decimal as text: exact on SQLite too
+    currency: str | None = Field(default=None, max_length=3)
+    orders: int = 0
+    priced_at: datetime | None = _moment(default=None)  # the order the details came from
+
+
+class CoPurchaseRow(SQLModel, table=True):
+    __tablename__ = "messenger_co_purchases"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    product_id: str = Field(primary_key=True, max_length=256)
+    other_id: str = Field(primary_key=True, max_length=256)
+    orders: int = 0
+
+
+class RecordedOrderRow(SQLModel, table=True):
+    """Orders already counted: the idempotency key of the co-purchase data."""
+
+    __tablename__ = "messenger_recorded_orders"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(primary_key=True, max_length=256)
+    customer_id: str = Field(max_length=256)
+    recorded_at: datetime = _moment()
+
+
+class InterestRow(SQLModel, table=True):
+    __tablename__ = "messenger_customer_interests"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(primary_key=True, max_length=256)
+    category_key: str = Field(primary_key=True, max_length=256)
+
+
+class PurchaseRow(SQLModel, table=True):
+    __tablename__ = "messenger_customer_purchases"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(primary_key=True, max_length=256)
+    product_id: str = Field(primary_key=True, max_length=256)
+
+
+RECOMMENDATION_TABLES = [
+    ProductRow.__table__,
+    CoPurchaseRow.__table__,
+    RecordedOrderRow.__table__,
+    InterestRow.__table__,
+    PurchaseRow.__table__,
+]
+_PRODUCTS = ProductRow.__table__
+_PAIRS = CoPurchaseRow.__table__
+_ORDERS = RecordedOrderRow.__table__
+_INTERESTS = InterestRow.__table__
+_PURCHASES = PurchaseRow.__table__
+
+
+class SqlRecommendations:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def record_order(self, store_id: str, customer_id: str, order: OrderPlaced, now: datetime) -> bool:
+        """Count the order's products and pairs once; False if this order was counted before."""
+        products = order_products(order)
+        with self._engine.begin() as conn:
+            claimed = conn.execute(
+                self._insert(_ORDERS)
+                .values(store_id=store_id, order_id=order.order_id, customer_id=customer_id, recorded_at=now)
+                .on_conflict_do_nothing()
+                .returning(_ORDERS.c.order_id)  # psycopg reports no rowcount for this statement
+            ).first()
+            if claimed is None:
+                return False
+            # Sorted keys: concurrent orders take row locks in one order, so they cannot deadlock.
+            for product in sorted(products, key=lambda p: p.product_id):
+                self._count_product(conn, store_id, product)
+            for a, b in sorted(_both_ways(pairs_in(p.product_id for p in products))):
+                self._count_pair(conn, store_id, a, b)
+            self._add(conn, _PURCHASES, store_id, customer_id, "product_id", (p.product_id for p in products))
+            self._add(conn, _INTERESTS, store_id, customer_id, "category_key", _keys(p.category for p in products))
+        return True
+
+    def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
+        """A viewed product's category is one the customer shows interest in."""
+        with self._engine.begin() as conn:
+            self._add(conn, _INTERESTS, store_id, customer_id, "category_key", _keys([event.category]))
+
+    def _count_product(self, conn: Connection, store_id: str, product: CatalogueProduct) -> None:
+        row = {
+            "store_id": store_id,
+            "product_id": product.product_id,
+            "name": product.name,
+            "category": product.category,
+            "category_key": category_key(product.category),
+            "url": product.url,
+            "price": str(product.price) if product.price is not None else None,
+            "currency": product.currency,
+            "orders": 1,
+            "priced_at": product.priced_at,
+        }
+        statement = self._insert(_PRODUCTS).values(**row)
+        # A replayed older order still counts, but must not bring back an old name or price.
+        newer = statement.excluded.priced_at >= _PRODUCTS.c.priced_at
+        details = {
+            name: case((newer, statement.excluded[name]), else_=_PRODUCTS.c[name])
+            for name in ("name", "category", "category_key", "url", "price", "currency", "priced_at")
+        }
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["store_id", "product_id"],
+                set_={**details, "orders": _PRODUCTS.c.orders + 1},
+            )
+        )
+
+    def _count_pair(self, conn: Connection, store_id: str, a: str, b: str) -> None:
+        statement = self._insert(_PAIRS).values(store_id=store_id, product_id=a, other_id=b, orders=1)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["store_id", "product_id", "other_id"], set_={"orders": _PAIRS.c.orders + 1}
+            )
+        )
+
+    def _add(
+        self, conn: Connection, table: Any, store_id: str, customer_id: str, column: str, values: Iterable[str]
+    ) -> None:
+        for value in sorted(set(values)):
+            conn.execute(
+                self._insert(table)
+                .values(store_id=store_id, customer_id=customer_id, **{column: value})
+                .on_conflict_do_nothing()
+            )
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def neighbourhood(
+        self, store_id: str, customer_id: str, order_lines: Sequence[OrderLine], k: int
+    ) -> Neighbourhood:
+        """The counts, catalogue entries and customer facts `domain.recommendations.recommend`
+        needs for an order of `order_lines`, and no more of the store's data."""
+        basket = sorted({line.product_id for line in order_lines})
+        with self._engine.connect() as conn:
+            interests = frozenset(
+                conn.scalars(
+                    select(_INTERESTS.c.category_key).where(
+                        _INTERESTS.c.store_id == store_id, _INTERESTS.c.customer_id == customer_id
+                    )
+                )
+            )
+            bought = frozenset(
+                conn.scalars(
+                    select(_PURCHASES.c.product_id).where(
+                        _PURCHASES.c.store_id == store_id, _PURCHASES.c.customer_id == customer_id
+                    )
+                )
+            )
+            pairs = conn.execute(
+                select(_PAIRS.c.product_id, _PAIRS.c.other_id, _PAIRS.c.orders).where(
+                    _PAIRS.c.store_id == store_id, _PAIRS.c.product_id.in_(basket)
+                )
+            ).all()
+            counts = {pair(a, b): n for a, b, n in pairs}
+            wanted = sorted(interests | _keys(line.category for line in order_lines))
+            # Enough best-sellers to fill k slots after leaving out what the customer has.
+            popular = conn.execute(
+                select(_PRODUCTS)
+                .where(_PRODUCTS.c.store_id == store_id, _PRODUCTS.c.category_key.in_(wanted))
+                .order_by(_PRODUCTS.c.orders.desc(), _PRODUCTS.c.product_id)
+                .limit(k + len(basket) + len(bought))
+            ).all()
+            partners = sorted({b for _, b, _ in pairs} | set(basket))
+            listed = conn.execute(
+                select(_PRODUCTS).where(_PRODUCTS.c.store_id == store_id, _PRODUCTS.c.product_id.in_(partners))
+            ).all()
+        catalogue = {row.product_id: _to_product(row) for row in (*popular, *listed)}
+        return Neighbourhood(counts, catalogue, interests, bought)
+
+
+def _both_ways(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {p for a, b in pairs for p in ((a, b), (b, a))}
+
+
+def _keys(categories: Iterable[str | None]) -> frozenset[str]:
+    return interests_in(categories)
+
+
+def _to_product(row: Any) -> CatalogueProduct:
+    priced_at = row.priced_at
+    if priced_at is not None and priced_at.tzinfo is None:  # SQLite drops the zone; it was UTC
+        priced_at = priced_at.replace(tzinfo=UTC)
+    return CatalogueProduct(
+        product_id=row.product_id,
+        name=row.name,
+        category=row.category,
+        url=row.url,
+        price=Decimal(row.price) if row.price is not None else None,
+        currency=row.currency,
+        orders=row.orders,
+        priced_at=priced_at,
+    )

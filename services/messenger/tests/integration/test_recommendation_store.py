@@ -1,0 +1,117 @@
+"""The co-purchase data and catalogue on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from boomerang.messenger.adapters.recommendations import SqlRecommendations
+from boomerang.messenger.domain.recommendations import recommend
+from boomerang.messenger.migrations import upgrade
+from boomerang.shared.db import make_engine
+from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+SHOP = "https://shop.example/products"
+
+
+@pytest.fixture
+def engine(database_url: str):
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine) -> SqlRecommendations:
+    return SqlRecommendations(engine)
+
+
+def line(pid: str, category: str | None = "Coffee", price: str = "5.00", name: str | None = None) -> OrderLine:
+    return OrderLine(
+        product_id=pid, name=name or pid.title(), category=category, unit_price=Decimal(price), url=f"{SHOP}/{pid}"
+    )
+
+
+def order(order_id: str, *lines: OrderLine, placed_at: datetime = NOW) -> OrderPlaced:
+    return OrderPlaced(order_id=order_id, placed_at=placed_at, currency="EUR", total=Decimal("10"), lines=list(lines))
+
+
+def test_an_order_counts_its_products_and_pairs_once(store: SqlRecommendations) -> None:
+    placed = order("o-1", line("beans"), line("filters"), line("beans"))
+
+    assert store.record_order("s1", "c1", placed, NOW) is True
+    assert store.record_order("s1", "c1", placed, NOW) is False  # redelivered: counted already
+    store.record_order("s1", "c2", order("o-2", line("beans"), line("kettle", "Gear")), NOW)
+
+    seen = store.neighbourhood("s1", "c3", [line("beans")], k=3)
+    assert seen.counts == {("beans", "filters"): 1, ("beans", "kettle"): 1}
+    assert seen.catalogue["beans"].orders == 2 and seen.catalogue["filters"].orders == 1
+    assert seen.catalogue["filters"].price == Decimal("5.00") and seen.catalogue["filters"].currency == "EUR"
+    assert seen.catalogue["kettle"].url == f"{SHOP}/kettle"
+    assert seen.interests == frozenset() and seen.bought_before == frozenset()
+
+
+def test_co_purchases_are_per_store(store: SqlRecommendations) -> None:
+    store.record_order("s1", "c1", order("o-1", line("beans"), line("filters")), NOW)
+
+    assert store.neighbourhood("s2", "c1", [line("beans")], k=3).counts == {}
+    assert store.record_order("s2", "c1", order("o-1", line("beans"), line("mug")), NOW) is True  # own order ids
+
+
+def test_the_customers_categories_and_purchases_are_remembered(store: SqlRecommendations) -> None:
+    store.record_order("s1", "c1", order("o-1", line("beans"), line("kettle", " Brewing Gear")), NOW)
+    store.record_view("s1", "c1", ProductViewed(product_id="green", category="Tea"))
+    store.record_view("s1", "c1", ProductViewed(product_id="x"))  # no category: nothing learnt
+
+    seen = store.neighbourhood("s1", "c1", [line("mug", "Cups")], k=3)
+
+    assert seen.interests == {"coffee", "brewing gear", "tea"}
+    assert seen.bought_before == {"beans", "kettle"}
+
+
+def test_the_newest_order_names_and_prices_a_product_whatever_the_arrival_order(
+    store: SqlRecommendations,
+) -> None:
+    later = NOW + timedelta(days=1)
+    store.record_order("s1", "c1", order("o-2", line("beans", price="6.50", name="Beans 2.0"), placed_at=later), NOW)
+    store.record_order("s1", "c2", order("o-1", line("beans", price="5.00", name="Beans")), NOW)  # a late replay
+
+    product = store.neighbourhood("s1", "c3", [line("mug")], k=3).catalogue["beans"]
+
+    assert (product.name, product.price, product.orders, product.priced_at) == ("Beans 2.0", Decimal("6.50"), 2, later)
+
+
+def test_best_sellers_of_the_customers_categories_are_read_for_the_fallback(store: SqlRecommendations) -> None:
+    for i in range(3):
+        store.record_order("s1", f"c{i}", order(f"o-{i}", line("decaf")), NOW)
+    store.record_order("s1", "c9", order("o-9", line("teapot", "Tea")), NOW)
+
+    seen = store.neighbourhood("s1", "new", [line("beans")], k=3)
+    picked = recommend([line("beans")], seen.counts, seen.catalogue, seen.interests, k=3)
+
+    assert [p.product_id for p in picked] == ["decaf"]  # coffee, like the order; no tea
+
+
+def test_concurrent_deliveries_of_one_order_count_it_once(store: SqlRecommendations) -> None:
+    placed = order("o-race", line("beans"), line("filters"), line("mug"))
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def record() -> None:
+        barrier.wait()
+        results.append(store.record_order("s1", "c1", placed, NOW))
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False, True]
+    assert store.neighbourhood("s1", "c2", [line("beans")], k=3).counts == {("beans", "filters"): 1, ("beans", "mug"): 1}
