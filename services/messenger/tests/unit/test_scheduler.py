@@ -225,3 +225,19 @@ async def test_an_abandoned_checkout_gets_a_reminder_four_hours_later_unless_an_
     assert reminder.customer_id == ada and "https://shop.example/ck" in reminder.text
     states = {e.customer_id: (e.state, e.reason) for e in world.entries("checkout_abandonment")}
     assert states == {ada: (State.SENT, None), bob: (State.SUPPRESSED, "exited")}
+
+
+async def test_a_backlog_counts_the_wait_from_the_checkout_and_a_stale_one_is_not_sent() -> None:
+    world, clock, scheduler = world_with_clock()
+    ada = customer(held_out=False, flows=("checkout_abandonment",))
+    bob = next(c for c in (f"b{i}" for i in range(10_000)) if not in_holdout("s1", c, "checkout_abandonment", 10))
+    for who, started_at in ((ada, NOW - timedelta(hours=3)), (bob, NOW - timedelta(days=2))):
+        await world.known(who)
+        started = CheckoutStarted(checkout_id=f"ck-{who}", started_at=started_at, total=Decimal("30"))
+        envelope = _wrap(started, who, f"ck-{who}").model_copy(update={"time": started_at})
+        await world.messenger.handle(envelope)  # read now, hours or days after it happened
+
+    states = {e.customer_id: (e.state, e.reason, e.due_at) for e in world.entries("checkout_abandonment")}
+    assert states[ada] == (State.DELAYED, "flow_delay", NOW + timedelta(hours=1))
+    assert states[bob] == (State.SUPPRESSED, "too_late", None)
+    assert ("message.suppressed", "too_late") in world.outcome_types()

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boomerang.messenger.domain.timing import (
+    due_after,
     SMS_QUIET_HOURS,
     LocalWindow,
     next_anniversary,
@@ -187,3 +188,29 @@ def test_a_window_inside_the_spring_gap_does_not_open_that_day() -> None:
     opened = next_open(utc(2026, 3, 28, 23, 0), BERLIN, two_to_three)  # 00:00 CET on the change day
 
     assert opened == datetime(2026, 3, 30, 2, 0, tzinfo=BERLIN)
+
+
+# --- time after an event -----------------------------------------------------------------------
+
+WAIT = timedelta(hours=4)
+READ_AT = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("happened", "due"),
+    [
+        (READ_AT, READ_AT + WAIT),  # read as it happens
+        (READ_AT - timedelta(hours=1), READ_AT + timedelta(hours=3)),  # read an hour late: not pushed back
+        (READ_AT - timedelta(hours=20), READ_AT),  # due 16 h ago: goes now
+        (READ_AT - WAIT - timedelta(days=1), READ_AT),  # exactly at the late limit: still goes
+        (READ_AT - WAIT - timedelta(days=1, seconds=1), None),  # past it: the moment has passed
+        (READ_AT + timedelta(days=3), READ_AT + WAIT),  # stamped in the future: counted from now
+    ],
+)
+def test_a_step_after_an_event_is_due_from_when_it_happened(happened: datetime, due: datetime | None) -> None:
+    assert due_after(happened, WAIT, READ_AT) == due
+
+
+def test_due_after_wants_aware_times() -> None:
+    with pytest.raises(ValueError):
+        due_after(datetime(2025, 3, 1, 12), WAIT, READ_AT)

@@ -107,3 +107,20 @@ def _same_day_in(anchor: date, year: int) -> date:
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"a naive datetime has no place on a clock: {moment!r}")
+
+
+# A step due this long ago is not sent: a "you left something in your cart" a day late reads as
+# a mistake. It happens when the messenger reads a backlog (an outage) or a replay of old history.
+LATE_LIMIT = timedelta(days=1)
+
+
+def due_after(happened_at: datetime, wait: timedelta, now: datetime, late_limit: timedelta = LATE_LIMIT) -> datetime | None:
+    """When a step `wait` after an event is due, counted from the event, not from when the
+    messenger read it (a backlog does not push every reminder back); `now` if that has passed,
+    None if it passed more than `late_limit` ago. An event stamped in the future counts from now."""
+    _require_aware(happened_at)
+    _require_aware(now)
+    due = min(happened_at, now) + wait
+    if due < now - late_limit:
+        return None
+    return max(due, now)
