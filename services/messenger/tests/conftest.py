@@ -18,7 +18,9 @@ from aiokafka import AIOKafkaConsumer
 
 from boomerang.devstack.kafka_broker import free_port
 from boomerang.messenger.entrypoints.app import create_app
+from boomerang.messenger.migrations import upgrade
 from boomerang.messenger.settings import MessengerSettings
+from boomerang.shared.db import make_engine
 from boomerang.shared.events import Envelope
 from boomerang.shared.kafka import COMMERCE_EVENTS, MESSAGE_EVENTS, EventPublisher
 from boomerang.shared.settings import CommonSettings
@@ -62,6 +64,15 @@ def sandbox() -> Iterator[Sandbox]:
     yield Sandbox(f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def engine(database_url: str):
+    """The messenger's store, migrated, on each backend (`database_url` runs SQLite and PostgreSQL)."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

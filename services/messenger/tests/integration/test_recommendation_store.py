@@ -10,21 +10,11 @@ import pytest
 
 from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.domain.recommendations import recommend
-from boomerang.messenger.migrations import upgrade
-from boomerang.shared.db import make_engine
 from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SHOP = "https://shop.example/products"
-
-
-@pytest.fixture
-def engine(database_url: str):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -12,19 +12,9 @@ from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.flows import Channel, Purpose
 from boomerang.messenger.domain.suppressions import Block, Change, SuppressionList
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, Trigger
-from boomerang.messenger.migrations import upgrade
-from boomerang.shared.db import make_engine
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

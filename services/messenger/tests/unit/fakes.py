@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
+from boomerang.messenger.domain.audience import CustomerFacts
+from boomerang.messenger.domain.broadcasts import Broadcast, Member
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.messages import LedgerEntry, State
 from boomerang.messenger.service_layer.ports import Claim, StatsRow
@@ -123,3 +126,37 @@ class FakeContacts:
 
     def save(self, contact: Contact) -> None:
         self.cards[(contact.store_id, contact.customer_id)] = contact
+
+
+class FakeSegmentMembers:
+    """Each customer's latest segment per dimension, as `adapters.segments` keeps them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], tuple[str, datetime, int, Decimal]] = {}
+
+    def record(self, store_id, customer_id, dimension, segment, changed_at, orders, net_revenue) -> None:
+        current = self.rows.get((store_id, customer_id, dimension))
+        if current is None or current[1] <= changed_at:
+            self.rows[(store_id, customer_id, dimension)] = (segment, changed_at, orders, net_revenue)
+
+    def facts_of(self, store_id: str, customer_id: str) -> CustomerFacts | None:
+        rows = [row for (s, c, _), row in self.rows.items() if (s, c) == (store_id, customer_id)]
+        if not rows:
+            return None
+        latest = max(rows, key=lambda row: row[1])
+        return CustomerFacts(frozenset(row[0] for row in rows), orders=latest[2], net_revenue=latest[3])
+
+    def members(self, store_id: str, segments) -> list[Member]:
+        ids = sorted({c for (s, c, _), row in self.rows.items() if s == store_id and row[0] in segments})
+        return [Member(c, self.facts_of(store_id, c)) for c in ids]  # type: ignore[arg-type]
+
+
+class FakeCampaigns:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Broadcast] = {}
+
+    def add(self, broadcast: Broadcast, now: datetime) -> Broadcast:
+        return self.rows.setdefault((broadcast.store_id, broadcast.campaign_id), broadcast)
+
+    def get(self, store_id: str, campaign_id: str) -> Broadcast | None:
+        return self.rows.get((store_id, campaign_id))

@@ -27,7 +27,7 @@ from boomerang.shared.events import (
 )
 from boomerang.shared.links import LinkSettings
 
-from .fakes import FakeContacts, FakeLedger, FakeOutcomes
+from .fakes import FakeCampaigns, FakeContacts, FakeLedger, FakeOutcomes, FakeSegmentMembers
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)  # a Saturday noon: inside every default send window
 SHOP = "https://shop.example"
@@ -103,6 +103,8 @@ class World:
         self.contacts = FakeContacts()
         self.suppressions = FakeSuppressions()
         self.coupons = FakeCoupons()
+        self.segment_members = FakeSegmentMembers()
+        self.campaigns = FakeCampaigns()
         self.delivery = delivery = Delivery(
             self.ledger,
             {Channel.EMAIL: self.email, Channel.SMS: self.sms},
@@ -122,6 +124,8 @@ class World:
             clock,
             suppressions=self.suppressions,
             coupons=self.coupons,
+            segment_members=self.segment_members,
+            campaigns=self.campaigns,
         )
 
     async def known(self, customer_id: str, **data) -> None:

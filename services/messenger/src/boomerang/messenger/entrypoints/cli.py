@@ -1,5 +1,6 @@
 """`boomerang-messenger serve`: the consumer and its HTTP endpoints in one process.
-`boomerang-messenger preview`: render any flow step for a customer without sending it."""
+`boomerang-messenger preview`: render any flow step for a customer without sending it.
+`boomerang-messenger broadcast`: send an operator's campaign to a segment."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from boomerang.messenger.entrypoints import preview as previews
+from boomerang.messenger.entrypoints import broadcasts, preview as previews
 from boomerang.messenger.entrypoints.app import create_app
 from boomerang.messenger.settings import MessengerSettings
 from boomerang.shared.cli import database_commands
+from boomerang.shared.errors import BoomerangError
 from boomerang.shared.logs import configure_logging
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -64,6 +66,34 @@ def preview(
     if html is not None and result.composed.rendered.html is not None:
         html.write_text(result.composed.rendered.html, encoding="utf-8")
         typer.echo(f"\nHTML written to {html}")
+
+
+@cli.command()
+def broadcast(
+    store: str = typer.Option(..., help="store id"),
+    campaign: str = typer.Option(..., help="campaign id, e.g. holiday-preview-2026; starting it again sends nothing new"),
+    content: Path = typer.Option(
+        ..., exists=True, dir_okay=False, help="YAML: subject, heading, paragraphs, cta_label, cta_url"
+    ),
+    segment: list[str] = typer.Option([], help="send to customers in this segment (repeat); default: the flow's audience"),
+    exclude: list[str] = typer.Option([], help="leave out customers in this segment (repeat)"),
+    flow: str = typer.Option("broadcast", help="a flow with trigger kind: broadcast"),
+    at: datetime | None = typer.Option(None, help="when it may go out (ISO 8601 with offset); default: now"),
+) -> None:
+    """Send a campaign to a segment through the flows' policy (consent, caps, quiet hours, holdout)."""
+    now = datetime.now(UTC)
+    try:
+        started = broadcasts.start(
+            MessengerSettings(), store, campaign, content, flow, tuple(segment) or None, tuple(exclude) or None, at or now, now
+        )
+    except (BoomerangError, ValueError) as exc:
+        typer.echo(f"error: {broadcasts.describe(exc)}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"campaign {started.campaign_id}: {started.audience} customers in the audience, "
+        f"{started.scheduled} scheduled now, {started.already_scheduled} already scheduled; "
+        f"due {started.send_at.isoformat()}, each within the flow's send window in the customer's time zone"
+    )
 
 
 cli.add_typer(database_commands("messenger", MessengerSettings), name="db")

@@ -30,6 +30,7 @@ from boomerang.messenger.domain.content import MAX_PRODUCTS, MessageInputs, Prod
 from boomerang.messenger.domain.coupons import Coupon, Offer
 from boomerang.messenger.domain.flow_definitions import (
     AfterEventTrigger,
+    BroadcastTrigger,
     EventTrigger,
     FlowDefinition,
     FlowSet,
@@ -49,11 +50,19 @@ from boomerang.messenger.domain.sending import (
     decide_send,
 )
 from boomerang.messenger.domain.suppressions import change_for
+from boomerang.messenger.domain.timing import due_after
 from boomerang.messenger.flows import default_flows
 from boomerang.messenger.service_layer import coupons as coupon_service
 from boomerang.messenger.service_layer.composing import Composer, Draft
 from boomerang.messenger.service_layer.delivery import Delivery
-from boomerang.messenger.service_layer.ports import Contacts, CouponRepository, Recommendations, Suppressions
+from boomerang.messenger.service_layer.ports import (
+    Campaigns,
+    Contacts,
+    CouponRepository,
+    Recommendations,
+    SegmentMembers,
+    Suppressions,
+)
 from boomerang.shared.events import (
     CustomerIdentified,
     Envelope,
@@ -68,6 +77,7 @@ from boomerang.shared.logs import get_logger
 log = get_logger(__name__)
 FLOW_DELAY = "flow_delay"  # a Delay reason of our own: the flow or step says "later"
 EXITED = "exited"  # a flow's exit condition happened before its delayed step went out
+TOO_LATE = "too_late"  # a time-after-event step whose moment passed long ago (domain.timing.due_after)
 # A delayed step the scheduler cannot send any more: its flow or step is gone or switched off,
 # or its content needs the trigger event, which the ledger does not keep (the receipt).
 NOT_SCHEDULABLE = "not_schedulable"
@@ -97,6 +107,8 @@ class Messenger:
         flow_files: Any = None,  # FlowFiles: `for_store(store_id) -> FlowSet`
         policy: SendPolicy = SendPolicy(),
         recommendations: Recommendations | None = None,
+        segment_members: SegmentMembers | None = None,
+        campaigns: Campaigns | None = None,
     ) -> None:
         self._contacts = contacts
         self._delivery = delivery
@@ -108,6 +120,8 @@ class Messenger:
         self._flow_files = flow_files or _NoStoreFlows()
         self._policy = policy
         self._recommendations = recommendations
+        self._segment_members = segment_members
+        self._campaigns = campaigns
 
     async def handle(self, envelope: Envelope) -> None:
         metrics.EVENTS.labels(envelope.type).inc()
@@ -250,6 +264,7 @@ class Messenger:
     # --- segment-started flows (win-back, VIP welcome, neutral nurture) ---------------------------
 
     async def segment_changed(self, envelope: Envelope, event: SegmentChanged) -> None:
+        facts = self.record_segment(envelope, event)
         flows = [
             flow
             for flow in self._flow_files.for_store(envelope.store_id).started_by(SegmentChanged.event_type)
@@ -258,9 +273,6 @@ class Messenger:
         if not flows:
             return
         contact = self._contacts.get(envelope.store_id, envelope.customer_id)
-        facts = CustomerFacts(
-            segments=frozenset({event.to_segment}), orders=event.orders, net_revenue=event.revenue
-        )
         # One start per segment change: the segmenter's business time names it, so a redelivery
         # or a replay of the same change is the same trigger instance.
         instance = f"{event.to_segment}@{event.changed_at.isoformat()}"
@@ -268,6 +280,28 @@ class Messenger:
         for flow in flows:  # highest priority first, so the caps let the more important one go
             settled.append(await self.start_flow(flow, envelope, instance, contact, facts))
         await self._delivery.publish(settled)
+
+    def record_segment(self, envelope: Envelope, event: SegmentChanged) -> CustomerFacts:
+        """Remember the customer's new segment (broadcast audiences); their facts with it: every
+        segment they are in now, whatever the dimension (a VIP who lapses is in both)."""
+        changed = CustomerFacts(
+            segments=frozenset({event.to_segment}), orders=event.orders, net_revenue=event.revenue
+        )
+        if self._segment_members is None:
+            return changed
+        dimension = event.dimension or SegmentTrigger.dimension_of(event.to_segment) or "lifecycle"
+        self._segment_members.record(
+            envelope.store_id,
+            envelope.customer_id,
+            dimension,
+            event.to_segment,
+            event.changed_at,
+            event.orders,
+            event.revenue,
+        )
+        known = self._segment_members.facts_of(envelope.store_id, envelope.customer_id)
+        # A late replay of an older change: the stored, newer segment stands, the change's own too.
+        return replace(changed, segments=changed.segments | known.segments) if known else changed
 
     async def start_flow(
         self,
@@ -299,9 +333,11 @@ class Messenger:
         return [flow for flow in flows if isinstance(flow.trigger, AfterEventTrigger)]
 
     async def schedule_after(self, flow: FlowDefinition, envelope: Envelope, event: Event) -> LedgerEntry | None:
-        """The flow's first step, written as delayed (`after` the event, plus the flow's and
-        step's delays), with the event kept for its content; the scheduler decides and sends it.
-        Audience conditions are not checked: these flows have none, and no facts come with them."""
+        """The flow's first step, written as delayed (`after` the event happened, plus the flow's
+        and step's delays; `domain.timing.due_after`), with the event kept for its content; the
+        scheduler decides and sends it. A step whose moment passed long ago is suppressed
+        (`too_late`). Audience conditions are not checked: these flows have none, and no facts
+        come with them."""
         trigger = flow.trigger
         assert isinstance(trigger, AfterEventTrigger)
         now = self._clock()
@@ -311,8 +347,11 @@ class Messenger:
         entry = LedgerEntry.open(opened, name, step.channels[0], now, flow.purpose, flow.priority)
         if (recalled := self._delivery.recall(entry.key)) is not None:
             return recalled
+        due = due_after(envelope.time, trigger.after + flow.delay + step.delay, now)
+        if due is None:
+            return await self._delivery.suppress(entry, TOO_LATE)
         entry = replace(entry, trigger_data=envelope.to_bytes().decode())
-        return await self._delivery.delay(entry, now + trigger.after + flow.delay + step.delay, FLOW_DELAY)
+        return await self._delivery.delay(entry, due, FLOW_DELAY)
 
     # --- the scheduler's side: delayed steps when they are due --------------------------------------
 
@@ -339,7 +378,7 @@ class Messenger:
             return None
         if not flow.enabled or entry.step not in flow.steps:
             return None
-        if isinstance(flow.trigger, SegmentTrigger):
+        if isinstance(flow.trigger, SegmentTrigger | BroadcastTrigger):
             return flow
         after_event = isinstance(flow.trigger, AfterEventTrigger) and entry.trigger_data is not None
         return flow if after_event else None
@@ -370,7 +409,7 @@ class Messenger:
         history = self._delivery.history(entry.store_id, entry.customer_id, now - HISTORY_SPAN)
         decision = decide_send(request, recipient, history, self._policy_for(entry.store_id), now)
         fmt = self._composer.formats(entry.store_id, contact)
-        view = flow_view(MessageInputs.from_event(event), fmt, entry.step, now)
+        view = flow_view(self._inputs_for(flow, entry, event), fmt, entry.step, now)
 
         def on(channel: Channel) -> Step:
             subject = step.subject if channel is Channel.EMAIL else None
@@ -381,6 +420,12 @@ class Messenger:
         if settled is not None and settled.state is State.SENT:
             await self.schedule_next(flow, settled)
         return settled
+
+    def _inputs_for(self, flow: FlowDefinition, entry: LedgerEntry, event: Event | None) -> MessageInputs:
+        if isinstance(flow.trigger, BroadcastTrigger):
+            found = self._campaigns.get(entry.store_id, entry.trigger_id) if self._campaigns else None
+            return MessageInputs(campaign=found.campaign if found else None)
+        return MessageInputs.from_event(event)
 
     # --- shared ----------------------------------------------------------------------------------
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
+from boomerang.messenger.domain.audience import CustomerFacts
+from boomerang.messenger.domain.broadcasts import Broadcast, Member
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, Redemption
 from boomerang.messenger.domain.flows import Channel, Step
@@ -175,3 +178,28 @@ class Recommendations(Protocol):
     ) -> Neighbourhood:
         """What `domain.recommendations.recommend` needs for these lines, and no more."""
         ...
+
+
+class SegmentMembers(Protocol):
+    """Customers' current segments, from customer.segments.v1 (adapters.segments)."""
+
+    def record(
+        self,
+        store_id: str,
+        customer_id: str,
+        dimension: str,
+        segment: str,
+        changed_at: datetime,
+        orders: int,
+        net_revenue: Decimal,
+    ) -> None: ...
+
+    def facts_of(self, store_id: str, customer_id: str) -> CustomerFacts | None: ...
+
+    def members(self, store_id: str, segments: Sequence[str]) -> Iterable[Member]: ...
+
+
+class Campaigns(Protocol):
+    def add(self, broadcast: Broadcast, now: datetime) -> Broadcast: ...
+
+    def get(self, store_id: str, campaign_id: str) -> Broadcast | None: ...
