@@ -1,8 +1,7 @@
-"""What `now` is for the worker: the wall clock, or the event-time watermark of a replay.
+"""What `now` is for the worker: the wall clock, or the event-time watermark of a replay
+(`boomerang.shared.clocks`, which says why a watermark and not a simulated clock).
 
-Why a watermark and not a simulated clock (an instant to start from, running N times faster):
-a replay's pace is set by whoever sends it and by how fast the stack keeps up, neither of which
-a speed factor knows. A simulated clock that runs ahead of the events marks customers lapsed
+For the segmenter: a simulated clock that runs ahead of the events marks customers lapsed
 whose next orders are still in flight (they then "come back" as reactivated); one that runs
 behind leaves them in stages they left long ago; and it keeps running after the replay ends, so
 the sizes a summary reads depend on when it reads them. The watermark is "now" as far as the
@@ -25,29 +24,6 @@ Limits of the watermark (BOOMERANG_SEGMENTER_CLOCK=event-time):
   at which nothing is due and no customer has an order to fit a model on.
 """
 
-from __future__ import annotations
+from boomerang.shared.clocks import BEFORE_ANY_EVENT, EventTimeClock, utc_now
 
-from collections.abc import Callable
-from datetime import datetime, timezone
-
-BEFORE_ANY_EVENT = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class EventTimeClock:
-    """Call it for `now`; tell it every event's business time with `saw`."""
-
-    def __init__(self, wall: Callable[[], datetime] = utc_now) -> None:
-        self._wall = wall
-        self._now = BEFORE_ANY_EVENT
-
-    def saw(self, at: datetime) -> None:
-        at = min(at, self._wall())
-        if at > self._now:
-            self._now = at
-
-    def __call__(self) -> datetime:
-        return self._now
+__all__ = ["BEFORE_ANY_EVENT", "EventTimeClock", "utc_now"]

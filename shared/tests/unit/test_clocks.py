@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from boomerang.segmenter.adapters.clocks import BEFORE_ANY_EVENT, EventTimeClock
+from boomerang.shared.clocks import BEFORE_ANY_EVENT, EventTimeClock
 
 WALL = datetime(2026, 3, 1, tzinfo=timezone.utc)
 HISTORY = datetime(1997, 1, 1, 12, tzinfo=timezone.utc)
