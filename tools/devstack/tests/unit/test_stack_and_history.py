@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from boomerang.devstack.history import HISTORIES, load_purchases
+from datetime import date, datetime, timezone
+
+from boomerang.devstack.history import HISTORIES, birthday_of, identify_call, load_purchases
 from boomerang.devstack.stack import COMMANDS, SERVICES, Stack, StackConfig
 
 
@@ -24,3 +26,13 @@ def test_every_cdnow_history_loads_from_its_own_layout():
     assert sizes == {"first300": (1046, 300), "sample": (6919, 2357), "full": (69659, 23570)}
     sample = load_purchases(HISTORIES["sample"])
     assert (sample[0].customer, sample[0].day.date().isoformat(), str(sample[0].value)) == (4, "1997-01-01", "29.33")
+
+
+def test_the_replay_tells_two_customers_in_three_birthdays_that_ingest_accepts():
+    told = [birthday_of(n) for n in range(1, 301)]
+    assert sum(b is not None for b in told) == 200
+    assert len({(b.month, b.day) for b in told if b}) > 100  # spread over the year, not one day
+    assert all(date(1950, 1, 1) <= b < date(1990, 1, 1) for b in told if b)  # born before the history
+    call = identify_call(4, datetime(1997, 1, 1, tzinfo=timezone.utc))
+    assert call["traits"]["birthday"] == birthday_of(4).isoformat()  # type: ignore[union-attr]
+    assert "birthday" not in identify_call(5, datetime(1997, 1, 1, tzinfo=timezone.utc))["traits"]

@@ -8,7 +8,7 @@ themselves are made up here, deterministically, so a replay always sends the sam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -86,6 +86,13 @@ def phone_for(n: int) -> str | None:
     return f"+1{AREA_CODES[(n // 100) % len(AREA_CODES)]}5550{100 + n % 100}"
 
 
+def birthday_of(n: int) -> date | None:
+    """Two customers in three told the shop their (fictional) birthday, spread over the year."""
+    if n % 3 == 2:
+        return None
+    return date(1950 + n % 40, 1, 1) + timedelta(days=(n * 97) % 365)
+
+
 def identify_call(n: int, first_seen: datetime) -> dict:
     phone = phone_for(n)
     traits = {
@@ -98,6 +105,8 @@ def identify_call(n: int, first_seen: datetime) -> dict:
     }
     if phone:
         traits |= {"phone": phone, "sms_consent": True}
+    if born := birthday_of(n):
+        traits["birthday"] = born.isoformat()
     return {
         "type": "identify",
         "userId": customer_id(n),
