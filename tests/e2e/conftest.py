@@ -14,7 +14,8 @@ def stack(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
     """The four services, the segmenter's query API and the sandbox as real processes, on the
-    session's broker. A test module's SEGMENTER_SETTINGS (a dict) go to the segmenter."""
+    session's broker. A test module's SERVICE_SETTINGS ({service: {variable: value}}) go to
+    those services' environments."""
     prefix = f"e{uuid.uuid4().hex[:10]}."
     asyncio.run(ensure_topics(kafka_bootstrap, prefix))
     config = StackConfig(
@@ -22,7 +23,7 @@ def stack(
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=prefix,
         ports={name: free_port() for name in DEFAULT_PORTS},
-        segmenter_settings=dict(getattr(request.module, "SEGMENTER_SETTINGS", {})),
+        service_settings=dict(getattr(request.module, "SERVICE_SETTINGS", {})),
     )
     running = Stack(config)
     try:

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from boomerang.devstack.demo import DEMO_SEGMENTER_SETTINGS, run_demo
+from boomerang.devstack.demo import DEMO_SETTINGS, run_demo
 from boomerang.devstack.history import load_purchases, phone_for
 from boomerang.segmenter.domain.model import LIFECYCLE_STAGES
 
 pytestmark = pytest.mark.e2e
-# As `make demo` runs it: the segmenter's `now` is the latest order time it has read (1998).
-SEGMENTER_SETTINGS = DEMO_SEGMENTER_SETTINGS
+# As `make demo` runs it: the segmenter's and messenger's `now` is the latest order time they read.
+SERVICE_SETTINGS = DEMO_SETTINGS
 
 
 def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_path) -> None:

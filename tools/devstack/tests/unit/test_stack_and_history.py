@@ -9,13 +9,14 @@ from boomerang.devstack.stack import COMMANDS, SERVICES, Stack, StackConfig
 
 
 def test_the_query_api_reads_the_database_the_segmenter_worker_writes(tmp_path):
-    clock = {"BOOMERANG_SEGMENTER_CLOCK": "event-time"}
-    stack = Stack(StackConfig(root=tmp_path, kafka_bootstrap="127.0.0.1:1", segmenter_settings=clock))
+    clock = {"segmenter": {"BOOMERANG_SEGMENTER_CLOCK": "event-time"}}
+    stack = Stack(StackConfig(root=tmp_path, kafka_bootstrap="127.0.0.1:1", service_settings=clock))
     worker, api = stack.env("segmenter"), stack.env("segmenter-api")
     assert api["BOOMERANG_SEGMENTER_DATABASE_URL"] == worker["BOOMERANG_SEGMENTER_DATABASE_URL"]
     assert api["BOOMERANG_SEGMENTER_DATABASE_URL"] == f"sqlite:///{tmp_path / 'data' / 'segmenter'}.db"
     assert api["BOOMERANG_SEGMENTER_API_PORT"] == "8005" and worker["BOOMERANG_SEGMENTER_PORT"] == "8002"
     assert worker["BOOMERANG_SEGMENTER_CLOCK"] == "event-time"
+    assert "BOOMERANG_SEGMENTER_CLOCK" not in stack.env("messenger")  # settings go to their service only
     assert COMMANDS["segmenter-api"] == ["boomerang-segmenter", "api"]
     assert SERVICES.index("segmenter-api") > SERVICES.index("segmenter")  # stopped before the worker
     assert set(stack.status()) == set(SERVICES)  # `make status` lists it

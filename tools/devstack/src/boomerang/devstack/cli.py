@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from boomerang.devstack.demo import DEMO_SEGMENTER_SETTINGS, run_demo
+from boomerang.devstack.demo import DEMO_SETTINGS, run_demo
 from boomerang.devstack.history import HISTORIES, load_purchases
 from boomerang.devstack.kafka_broker import repo_root
 from boomerang.devstack.stack import Stack, StackConfig
@@ -74,7 +74,7 @@ def demo(
     times, and summarise."""
     if history not in HISTORIES:
         raise typer.BadParameter(f"one of {', '.join(HISTORIES)}", param_hint="--history")
-    stack = Stack(StackConfig(segmenter_settings=dict(DEMO_SEGMENTER_SETTINGS)))
+    stack = Stack(StackConfig(service_settings=DEMO_SETTINGS))
     started = time.monotonic()
     if fresh:
         stack.reset()

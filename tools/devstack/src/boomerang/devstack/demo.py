@@ -1,7 +1,7 @@
 """`make demo`: replay a real shop's history through the running stack and say what happened.
 
 The history is CDNOW's, 1997-01-01 to 1998-06-30. The segmenter runs on event time for it
-(`DEMO_SEGMENTER_SETTINGS`): its `now` is the latest order time it has read, so the sweep moves
+(`DEMO_SETTINGS`): its `now` is the latest order time it has read, so the sweep moves
 customers as 1997-98 moved them and stops at the history's end, and the segment sizes in the
 summary are those of the shop on 30 June 1998; on the wall clock every one of them would have
 lapsed decades ago. The messages the replay triggers are still sent now.
@@ -26,12 +26,15 @@ from boomerang.shared.events import Envelope
 from boomerang.shared.kafka import FEEDBACK_EVENTS, TopicSpec
 
 BATCH_SIZE = 200
-# The segmenter as the demo runs it: event time (adapters/clocks.py in the segmenter), a sweep
-# every second and a model refit every 5 s, so the sizes settle within seconds of the replay.
-DEMO_SEGMENTER_SETTINGS = {
-    "BOOMERANG_SEGMENTER_CLOCK": "event-time",
-    "BOOMERANG_SEGMENTER_SWEEP_INTERVAL_S": "1",
-    "BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "5",
+# The services as the demo runs them. The segmenter: event time (adapters/clocks.py in the
+# segmenter), a sweep every second and a model refit every 5 s, so the sizes settle within
+# seconds of the replay.
+DEMO_SETTINGS = {
+    "segmenter": {
+        "BOOMERANG_SEGMENTER_CLOCK": "event-time",
+        "BOOMERANG_SEGMENTER_SWEEP_INTERVAL_S": "1",
+        "BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "5",
+    },
 }
 
 

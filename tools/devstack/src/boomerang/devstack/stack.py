@@ -64,8 +64,9 @@ class StackConfig:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     store_id: str = DEMO_STORE
     write_key: str = DEMO_WRITE_KEY
-    # Extra BOOMERANG_SEGMENTER_* settings for the worker, e.g. the demo's event-time clock.
-    segmenter_settings: dict[str, str] = field(default_factory=dict)
+    # Extra environment per service, e.g. the demo's event-time clocks:
+    # {"segmenter": {"BOOMERANG_SEGMENTER_CLOCK": "event-time"}, "messenger": {...}}.
+    service_settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -140,7 +141,7 @@ class Stack:
                 "BOOMERANG_SANDBOX_SENDGRID_WEBHOOK_PRIVATE_KEY_PATH": str(self._private_key),
                 "BOOMERANG_SANDBOX_OUTBOX_PATH": str(data / "outbox.jsonl"),
             },
-            "segmenter": {"BOOMERANG_SEGMENTER_DATA_DIR": str(data / "segmenter"), **c.segmenter_settings},
+            "segmenter": {"BOOMERANG_SEGMENTER_DATA_DIR": str(data / "segmenter")},
             "messenger": {
                 "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
                 "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
@@ -156,6 +157,7 @@ class Stack:
             },
         }
         env.update(per_service.get(name, {}))
+        env.update(c.service_settings.get(name, {}))
         return env
 
     def start_service(self, name: str) -> int:
