@@ -6,6 +6,7 @@ If this fails after a model change, write the revision (see boomerang.messenger.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from boomerang.devstack.migration_contract import MigrationContract
 from boomerang.messenger import migrations
@@ -27,6 +28,15 @@ class TestMessengerMigrations(MigrationContract):
 
     def add_a_row(self, engine) -> None:
         SqlContacts(engine).save(ADA)
+
+    def add_a_baseline_row(self, engine) -> None:
+        # The contact card as 0001 knew it (the birthday came with 0006).
+        statement = text(
+            "INSERT INTO messenger_contacts (store_id, customer_id, email, email_consent, locale)"
+            " VALUES ('s1', 'c1', 'ada@example.com', :yes, 'nl-NL')"
+        )
+        with engine.begin() as conn:
+            conn.execute(statement, {"yes": True})
 
     def row_is_there(self, engine) -> bool:
         return SqlContacts(engine).get("s1", "c1") == ADA

@@ -167,3 +167,33 @@ def test_suppressions_keep_the_latest_change_per_block_and_address(engine) -> No
     assert listed.blocking(Channel.EMAIL, Purpose.TRANSACTIONAL, "ada@example.com") is Block.HARD_BOUNCE
     assert listed.blocking(Channel.EMAIL, Purpose.MARKETING, "new@example.com") is None
     assert suppressions.get("s1", "c2") == SuppressionList()
+
+
+def test_a_batch_of_claims_wins_the_new_keys_and_finds_the_taken_ones(ledger: SqlSendLedger) -> None:
+    taken = ledger.claim(pending(order_id="o-taken")).entry
+    batch = [pending(order_id="o-new"), pending(order_id="o-taken"), pending(order_id="o-new")]
+
+    claims = ledger.claim_many(batch)
+
+    assert [c.won for c in claims] == [True, False, False]  # the same key twice: the first wins
+    assert claims[1].entry == taken and claims[2].entry == claims[0].entry
+
+
+def test_a_batch_of_settlements_settles_pending_entries_only(ledger: SqlSendLedger) -> None:
+    from boomerang.messenger.service_layer.ports import Settlement
+
+    sent, failed = pending(order_id="o-1"), pending(order_id="o-2")
+    ledger.claim_many([sent, failed])
+    later = NOW + timedelta(seconds=1)
+
+    settled = ledger.settle_many(
+        [
+            Settlement(sent.key, State.SENT, later, provider_message_id="sg-1"),
+            Settlement(failed.key, State.FAILED, later, reason="invalid address", provider_status=400),
+            Settlement(sent.key, State.FAILED, later, reason="too late"),  # no longer pending
+        ]
+    )
+
+    assert (settled[0].state, settled[0].provider_message_id, settled[0].sent_at) == (State.SENT, "sg-1", later)
+    assert (settled[1].state, settled[1].reason, settled[1].provider_status) == (State.FAILED, "invalid address", 400)
+    assert settled[2].state is State.SENT and ledger.get(sent.key) == settled[0]

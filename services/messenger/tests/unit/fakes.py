@@ -24,6 +24,22 @@ class FakeLedger:
         self.rows[entry.key] = entry
         return Claim(entry, won=True)
 
+    def claim_many(self, entries) -> list[Claim]:
+        return [self.claim(entry) for entry in entries]
+
+    def settle_many(self, settlements) -> list[LedgerEntry]:
+        return [
+            self.settle(
+                s.key,
+                s.state,
+                s.now,
+                provider_message_id=s.provider_message_id,
+                reason=s.reason,
+                provider_status=s.provider_status,
+            )
+            for s in settlements
+        ]
+
     def get(self, key: str) -> LedgerEntry | None:
         return self.rows.get(key)
 

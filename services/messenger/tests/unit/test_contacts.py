@@ -55,3 +55,13 @@ def test_unusable_values_are_dropped_not_stored() -> None:
 def test_phone_numbers_need_a_country_code() -> None:
     assert normalize_phone("4155550100") is None
     assert normalize_phone("+44 20 7946 0958") == "+442079460958"
+
+
+def test_the_birthday_is_kept_and_a_later_identify_without_one_does_not_forget_it() -> None:
+    from datetime import date
+
+    first = identify(None, "s1", "c1", CustomerIdentified(birthday=date(1990, 2, 28)))
+    later = identify(first, "s1", "c1", CustomerIdentified(first_name="Ada"))
+
+    assert first.birthday == date(1990, 2, 28)
+    assert later.birthday == date(1990, 2, 28) and later.first_name == "Ada"

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from boomerang.messenger.adapters.customer_orders import SqlCustomerOrders
 from boomerang.messenger.adapters.outcomes import KafkaOutcomes
 from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.adapters.rendering import TemplateRenderer
+from boomerang.messenger.adapters.segments import SqlCampaigns, SqlSegmentMembers
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
 from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons, SqlSendLedger, SqlSuppressions
 from boomerang.messenger.adapters.twilio import TwilioSms
@@ -21,6 +23,7 @@ from boomerang.messenger.migrations import upgrade
 from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
+from boomerang.messenger.service_layer.lifecycle_triggers import LifecycleTriggers
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.messenger.service_layer.scheduler import Scheduler
 from boomerang.messenger.settings import MessengerSettings
@@ -123,7 +126,9 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
     )
     timeout = settings.provider_timeout_seconds
     sender = Sender(settings.from_email, settings.from_name, settings.reply_to_email)
-    email = SendGridEmail(settings.sendgrid_api_key, settings.sendgrid_base_url, sender, timeout)
+    email = SendGridEmail(
+        settings.sendgrid_api_key, settings.sendgrid_base_url, sender, timeout, settings.provider_threads
+    )
     sms = TwilioSms(
         settings.twilio_account_sid,
         settings.twilio_auth_token,
@@ -143,8 +148,13 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
     composer = Composer(TemplateRenderer(), settings.store, settings.links, settings.unsubscribe_mailto)
     flow_files = FlowFiles(settings.flows_dir)
     flow_files.check()  # a broken store file stops the start, naming the file and field
+    contacts = SqlContacts(engine)
+    # VIP milestones, replenishment (on orders) and birthdays, anniversaries (the calendar).
+    lifecycle = LifecycleTriggers(
+        SqlCustomerOrders(engine), delivery, ledger.get, flow_files, contacts, settings.store, utc_now
+    )
     messenger = Messenger(
-        SqlContacts(engine),
+        contacts,
         delivery,
         composer,
         utc_now,
@@ -152,6 +162,9 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         coupons=SqlCoupons(engine),
         flow_files=flow_files,
         recommendations=SqlRecommendations(engine),
+        lifecycle=lifecycle,
+        segment_members=SqlSegmentMembers(engine),
+        campaigns=SqlCampaigns(engine),
     )
     consumer = EventConsumer(
         bootstrap=common.kafka_bootstrap,
@@ -160,11 +173,16 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         group_id=settings.group_id,
         handler=messenger.handle,
         dead_letters=publisher,
+        # A fetched batch at once: different customers side by side, one customer's events in order.
+        by_key=True,
+        max_records=settings.batch_size,
     )
     scheduler = Scheduler(
         messenger,
         delivery,
         batch_size=settings.scheduler_batch_size,
         lease=timedelta(seconds=settings.scheduler_lease_seconds),
+        sweep=lifecycle.sweep,
+        sweep_every=settings.date_sweep_interval_seconds,
     )
     return Runtime(settings, engine, ledger, messenger, publisher, consumer, sms, scheduler)

@@ -69,6 +69,10 @@ class MessengerSettings(ServiceSettings):
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     provider_timeout_seconds: float = 10.0
+    # Events handled at once (one fetch from Kafka; different customers concurrently), and the
+    # threads the blocking SendGrid SDK calls run in, i.e. at most this many sends in flight.
+    batch_size: int = 200
+    provider_threads: int = 16
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 
@@ -78,6 +82,8 @@ class MessengerSettings(ServiceSettings):
     scheduler_interval_seconds: float = 30.0
     scheduler_batch_size: int = 50
     scheduler_lease_seconds: float = 300.0
+    # How often the date flows' calendar is read (birthdays, anniversaries due within a day).
+    date_sweep_interval_seconds: float = 3600.0
 
     def store(self, store_id: str) -> StoreProfile:
         own = self.stores.get(store_id) or StoreSettings()

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Index, case, select
+from sqlalchemy import DateTime, Index, bindparam, case, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
+from boomerang.messenger.adapters.sql import precompiled
 from boomerang.messenger.domain.recommendations import (
     CatalogueProduct,
     Neighbourhood,
@@ -102,83 +103,72 @@ _INTERESTS = InterestRow.__table__
 _PURCHASES = PurchaseRow.__table__
 
 
+# The reads of `neighbourhood`, built once (IN lists as expanding parameters): building and
+# cache-keying five statements per receipt cost more than running them.
+_INTERESTS_OF = select(_INTERESTS.c.category_key).where(
+    _INTERESTS.c.store_id == bindparam("store_id"), _INTERESTS.c.customer_id == bindparam("customer_id")
+)
+_PURCHASES_OF = select(_PURCHASES.c.product_id).where(
+    _PURCHASES.c.store_id == bindparam("store_id"), _PURCHASES.c.customer_id == bindparam("customer_id")
+)
+_PARTNERS_OF = select(_PAIRS.c.product_id, _PAIRS.c.other_id, _PAIRS.c.orders).where(
+    _PAIRS.c.store_id == bindparam("store_id"), _PAIRS.c.product_id.in_(bindparam("basket", expanding=True))
+)
+_POPULAR_IN = (
+    select(_PRODUCTS)
+    .where(
+        _PRODUCTS.c.store_id == bindparam("store_id"),
+        _PRODUCTS.c.category_key.in_(bindparam("wanted", expanding=True)),
+    )
+    .order_by(_PRODUCTS.c.orders.desc(), _PRODUCTS.c.product_id)
+    .limit(bindparam("limit"))
+)
+_PRODUCTS_BY_ID = select(_PRODUCTS).where(
+    _PRODUCTS.c.store_id == bindparam("store_id"), _PRODUCTS.c.product_id.in_(bindparam("ids", expanding=True))
+)
+
+
 class SqlRecommendations:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._upserts = _upserts(self._insert, engine.dialect.name)
 
     # --- writing ----------------------------------------------------------------------------------
 
     def record_order(self, store_id: str, customer_id: str, order: OrderPlaced, now: datetime) -> bool:
         """Count the order's products and pairs once; False if this order was counted before."""
         products = order_products(order)
+        statements = self._upserts
         with self._engine.begin() as conn:
             claimed = conn.execute(
-                self._insert(_ORDERS)
-                .values(store_id=store_id, order_id=order.order_id, customer_id=customer_id, recorded_at=now)
-                .on_conflict_do_nothing()
-                .returning(_ORDERS.c.order_id)  # psycopg reports no rowcount for this statement
+                statements["order"],
+                {"store_id": store_id, "order_id": order.order_id, "customer_id": customer_id, "recorded_at": now},
             ).first()
             if claimed is None:
                 return False
             # Sorted keys: concurrent orders take row locks in one order, so they cannot deadlock.
-            for product in sorted(products, key=lambda p: p.product_id):
-                self._count_product(conn, store_id, product)
-            for a, b in sorted(_both_ways(pairs_in(p.product_id for p in products))):
-                self._count_pair(conn, store_id, a, b)
-            self._add(conn, _PURCHASES, store_id, customer_id, "product_id", (p.product_id for p in products))
-            self._add(conn, _INTERESTS, store_id, customer_id, "category_key", _keys(p.category for p in products))
+            # One executemany per table, with statements built once: building and compiling a
+            # statement per row cost more than the database's work.
+            rows = [_product_row(store_id, p) for p in sorted(products, key=lambda p: p.product_id)]
+            _execute_many(conn, statements["product"], rows)
+            pairs = sorted(_both_ways(pairs_in(p.product_id for p in products)))
+            _execute_many(conn, statements["pair"], [
+                {"store_id": store_id, "product_id": a, "other_id": b, "orders": 1} for a, b in pairs
+            ])
+            customer = {"store_id": store_id, "customer_id": customer_id}
+            bought = sorted({p.product_id for p in products})
+            _execute_many(conn, statements["purchase"], [{**customer, "product_id": p} for p in bought])
+            keys = sorted(_keys(p.category for p in products))
+            _execute_many(conn, statements["interest"], [{**customer, "category_key": k} for k in keys])
         return True
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
         """A viewed product's category is one the customer shows interest in."""
+        customer = {"store_id": store_id, "customer_id": customer_id}
+        rows = [{**customer, "category_key": key} for key in _keys([event.category])]
         with self._engine.begin() as conn:
-            self._add(conn, _INTERESTS, store_id, customer_id, "category_key", _keys([event.category]))
-
-    def _count_product(self, conn: Connection, store_id: str, product: CatalogueProduct) -> None:
-        row = {
-            "store_id": store_id,
-            "product_id": product.product_id,
-            "name": product.name,
-            "category": product.category,
-            "category_key": category_key(product.category),
-            "url": product.url,
-            "price": str(product.price) if product.price is not None else None,
-            "currency": product.currency,
-            "orders": 1,
-            "priced_at": product.priced_at,
-        }
-        statement = self._insert(_PRODUCTS).values(**row)
-        # A replayed older order still counts, but must not bring back an old name or price.
-        newer = statement.excluded.priced_at >= _PRODUCTS.c.priced_at
-        details = {
-            name: case((newer, statement.excluded[name]), else_=_PRODUCTS.c[name])
-            for name in ("name", "category", "category_key", "url", "price", "currency", "priced_at")
-        }
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["store_id", "product_id"],
-                set_={**details, "orders": _PRODUCTS.c.orders + 1},
-            )
-        )
-
-    def _count_pair(self, conn: Connection, store_id: str, a: str, b: str) -> None:
-        statement = self._insert(_PAIRS).values(store_id=store_id, product_id=a, other_id=b, orders=1)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["store_id", "product_id", "other_id"], set_={"orders": _PAIRS.c.orders + 1}
-            )
-        )
-
-    def _add(
-        self, conn: Connection, table: Any, store_id: str, customer_id: str, column: str, values: Iterable[str]
-    ) -> None:
-        for value in sorted(set(values)):
-            conn.execute(
-                self._insert(table)
-                .values(store_id=store_id, customer_id=customer_id, **{column: value})
-                .on_conflict_do_nothing()
-            )
+            _execute_many(conn, self._upserts["interest"], rows)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -188,41 +178,68 @@ class SqlRecommendations:
         """The counts, catalogue entries and customer facts `domain.recommendations.recommend`
         needs for an order of `order_lines`, and no more of the store's data."""
         basket = sorted({line.product_id for line in order_lines})
+        customer = {"store_id": store_id, "customer_id": customer_id}
         with self._engine.connect() as conn:
-            interests = frozenset(
-                conn.scalars(
-                    select(_INTERESTS.c.category_key).where(
-                        _INTERESTS.c.store_id == store_id, _INTERESTS.c.customer_id == customer_id
-                    )
-                )
-            )
-            bought = frozenset(
-                conn.scalars(
-                    select(_PURCHASES.c.product_id).where(
-                        _PURCHASES.c.store_id == store_id, _PURCHASES.c.customer_id == customer_id
-                    )
-                )
-            )
-            pairs = conn.execute(
-                select(_PAIRS.c.product_id, _PAIRS.c.other_id, _PAIRS.c.orders).where(
-                    _PAIRS.c.store_id == store_id, _PAIRS.c.product_id.in_(basket)
-                )
-            ).all()
+            interests = frozenset(conn.scalars(_INTERESTS_OF, customer))
+            bought = frozenset(conn.scalars(_PURCHASES_OF, customer))
+            pairs = conn.execute(_PARTNERS_OF, {"store_id": store_id, "basket": basket}).all()
             counts = {pair(a, b): n for a, b, n in pairs}
             wanted = sorted(interests | _keys(line.category for line in order_lines))
             # Enough best-sellers to fill k slots after leaving out what the customer has.
-            popular = conn.execute(
-                select(_PRODUCTS)
-                .where(_PRODUCTS.c.store_id == store_id, _PRODUCTS.c.category_key.in_(wanted))
-                .order_by(_PRODUCTS.c.orders.desc(), _PRODUCTS.c.product_id)
-                .limit(k + len(basket) + len(bought))
-            ).all()
+            limit = k + len(basket) + len(bought)
+            popular = conn.execute(_POPULAR_IN, {"store_id": store_id, "wanted": wanted, "limit": limit}).all()
             partners = sorted({b for _, b, _ in pairs} | set(basket))
-            listed = conn.execute(
-                select(_PRODUCTS).where(_PRODUCTS.c.store_id == store_id, _PRODUCTS.c.product_id.in_(partners))
-            ).all()
+            listed = conn.execute(_PRODUCTS_BY_ID, {"store_id": store_id, "ids": partners}).all()
         catalogue = {row.product_id: _to_product(row) for row in (*popular, *listed)}
         return Neighbourhood(counts, catalogue, interests, bought)
+
+
+def _product_row(store_id: str, product: CatalogueProduct) -> dict[str, Any]:
+    return {
+        "store_id": store_id,
+        "product_id": product.product_id,
+        "name": product.name,
+        "category": product.category,
+        "category_key": category_key(product.category),
+        "url": product.url,
+        "price": str(product.price) if product.price is not None else None,
+        "currency": product.currency,
+        "orders": 1,
+        "priced_at": product.priced_at,
+    }
+
+
+def _upserts(insert: Any, dialect: str) -> dict[str, Any]:
+    """The statements of `record_order`, compiled once per adapter: SQLAlchemy does not cache the
+    dialects' INSERT ... ON CONFLICT (it compiled each one per call, more work than SQLite's)."""
+    product = insert(_PRODUCTS)
+    # A replayed older order still counts, but must not bring back an old name or price.
+    newer = product.excluded.priced_at >= _PRODUCTS.c.priced_at
+    details = {
+        name: case((newer, product.excluded[name]), else_=_PRODUCTS.c[name])
+        for name in ("name", "category", "category_key", "url", "price", "currency", "priced_at")
+    }
+    statements = {
+        # psycopg reports no rowcount for this statement: RETURNING tells whether it inserted.
+        "order": (_ORDERS, insert(_ORDERS).on_conflict_do_nothing().returning(_ORDERS.c.order_id)),
+        "product": (_PRODUCTS, product.on_conflict_do_update(
+            index_elements=["store_id", "product_id"], set_={**details, "orders": _PRODUCTS.c.orders + _ONE}
+        )),
+        "pair": (_PAIRS, insert(_PAIRS).on_conflict_do_update(
+            index_elements=["store_id", "product_id", "other_id"], set_={"orders": _PAIRS.c.orders + _ONE}
+        )),
+        "purchase": (_PURCHASES, insert(_PURCHASES).on_conflict_do_nothing()),
+        "interest": (_INTERESTS, insert(_INTERESTS).on_conflict_do_nothing()),
+    }
+    return {name: precompiled(statement, table, dialect) for name, (table, statement) in statements.items()}
+
+
+_ONE = literal_column("1")  # in the text itself: every parameter of a precompiled statement is a column
+
+
+def _execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:  # an empty parameter list would run the statement once with no values
+        conn.execute(statement, rows)
 
 
 def _both_ways(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.error import URLError
@@ -39,20 +41,36 @@ class Sender:
 
 
 class SendGridEmail:
-    """The SDK is blocking (urllib), so every call runs in a worker thread."""
+    """The SDK is blocking (urllib), so every call runs in a worker thread: `threads` of them,
+    so that a batch's sends wait for the provider side by side. One SDK client per thread."""
 
     name = NAME
 
-    def __init__(self, api_key: str, base_url: str, sender: Sender, timeout_s: float = 10.0) -> None:
-        self._client = SendGridAPIClient(api_key, host=base_url.rstrip("/"))
+    def __init__(
+        self, api_key: str, base_url: str, sender: Sender, timeout_s: float = 10.0, threads: int = 16
+    ) -> None:
+        self._api_key = api_key
+        self._host = base_url.rstrip("/")
+        self._local = threading.local()
         self._sender = sender
         self._timeout_s = timeout_s
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="sendgrid")
+
+    @property
+    def _client(self) -> SendGridAPIClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = SendGridAPIClient(self._api_key, host=self._host)
+        return client
 
     async def send(self, message: Outbound) -> str | None:
-        return await asyncio.to_thread(self._send, message)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, message)
 
     async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        return await asyncio.to_thread(self._find, entry.message_id)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._find, entry.message_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _send(self, message: Outbound) -> str | None:
         mail = build_mail(message, self._sender)

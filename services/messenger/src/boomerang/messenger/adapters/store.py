@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Index, Text, Update, case, func, update
+from sqlalchemy import Date, DateTime, Index, Text, Update, bindparam, case, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
+from boomerang.messenger.adapters.customer_orders import CUSTOMER_ORDER_TABLES
 from boomerang.messenger.adapters.recommendations import RECOMMENDATION_TABLES
+from boomerang.messenger.adapters.sql import insert_for, precompiled
+from boomerang.messenger.adapters.segments import SEGMENT_TABLES
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, OfferKind, Redemption, normalize_code, redeem
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.flows import Purpose
 from boomerang.messenger.domain.messages import LedgerEntry, State
 from boomerang.messenger.domain.suppressions import EMPTY, Block, Change, SuppressionList
-from boomerang.messenger.service_layer.ports import Claim, StatsRow
+from boomerang.messenger.service_layer.ports import Claim, Settlement, StatsRow
 
 
 class ContactRow(SQLModel, table=True):
@@ -32,6 +37,7 @@ class ContactRow(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=35)
     timezone: str | None = Field(default=None, max_length=64)
     first_name: str | None = None
+    birthday: date | None = Field(default=None, sa_type=Date)  # 0006
 
 
 def _moment(**kw) -> object:
@@ -112,7 +118,53 @@ TABLES = [
     CouponRow.__table__,
     SuppressionRow.__table__,
     *RECOMMENDATION_TABLES,  # adapters/recommendations.py
+    *CUSTOMER_ORDER_TABLES,  # adapters/customer_orders.py (0006)
+    *SEGMENT_TABLES,  # adapters/segments.py (0007)
 ]
+
+# The per-message statements, built once: SQLAlchemy keeps a statement's compiled form on the
+# object, and building, caching and ORM-loading one per call cost more than SQLite's own work.
+_LEDGER = LedgerRow.__table__
+_CONTACTS = ContactRow.__table__
+_SUPPRESSIONS = SuppressionRow.__table__
+_LEDGER_GET = select(_LEDGER).where(_LEDGER.c.key == bindparam("b_key"))
+_LEDGER_GET_MANY = select(_LEDGER).where(_LEDGER.c.key.in_(bindparam("b_keys", expanding=True)))
+_LEDGER_SETTLE = (
+    update(_LEDGER)
+    .where(_LEDGER.c.key == bindparam("b_key"), _LEDGER.c.state == State.PENDING.value)
+    .values(
+        state=bindparam("b_state"),
+        updated_at=bindparam("b_now"),
+        provider_message_id=bindparam("b_provider_message_id"),
+        reason=bindparam("b_reason"),
+        provider_status=bindparam("b_provider_status"),
+        sent_at=func.coalesce(bindparam("b_sent_at", type_=DateTime(timezone=True)), _LEDGER.c.sent_at),
+    )
+)
+_LEDGER_HISTORY = select(_LEDGER).where(
+    _LEDGER.c.store_id == bindparam("b_store"),
+    _LEDGER.c.customer_id == bindparam("b_customer"),
+    (_LEDGER.c.created_at >= bindparam("b_since")) | (_LEDGER.c.state == State.DELAYED.value),
+)
+_LEDGER_DELAYED_FOR = select(_LEDGER).where(
+    _LEDGER.c.store_id == bindparam("b_store"),
+    _LEDGER.c.customer_id == bindparam("b_customer"),
+    _LEDGER.c.state == State.DELAYED.value,
+)
+_LEDGER_DUPLICATE = (
+    update(_LEDGER).where(_LEDGER.c.key == bindparam("b_key")).values(duplicate_hits=_LEDGER.c.duplicate_hits + 1)
+)
+_LEDGER_PUBLISHED = (
+    update(_LEDGER).where(_LEDGER.c.key == bindparam("b_key")).values(published_at=bindparam("b_now"))
+)
+_CONTACT_GET = select(_CONTACTS).where(
+    _CONTACTS.c.store_id == bindparam("b_store"), _CONTACTS.c.customer_id == bindparam("b_customer")
+)
+_SUPPRESSIONS_GET = select(_SUPPRESSIONS).where(
+    _SUPPRESSIONS.c.store_id == bindparam("b_store"), _SUPPRESSIONS.c.customer_id == bindparam("b_customer")
+)
+_ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+_CONTACT_FIELDS = tuple(f.name for f in fields(Contact))
 
 
 class SqlContacts:
@@ -120,9 +172,9 @@ class SqlContacts:
         self._engine = engine
 
     def get(self, store_id: str, customer_id: str) -> Contact | None:
-        with Session(self._engine) as session:
-            row = session.get(ContactRow, (store_id, customer_id))
-            return Contact(**row.model_dump()) if row else None
+        with self._engine.connect() as conn:
+            row = conn.execute(_CONTACT_GET, {"b_store": store_id, "b_customer": customer_id}).first()
+        return Contact(**{name: row._mapping[name] for name in _CONTACT_FIELDS}) if row else None
 
     def save(self, contact: Contact) -> None:
         with Session(self._engine) as session:
@@ -133,23 +185,35 @@ class SqlContacts:
 class SqlSendLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        dialect = engine.dialect.name
+        self._claim = precompiled(
+            insert_for(dialect)(_LEDGER).on_conflict_do_nothing().returning(_LEDGER.c.key), _LEDGER, dialect
+        )
 
     def claim(self, entry: LedgerEntry) -> Claim:
-        try:
-            with Session(self._engine) as session:
-                session.add(_to_row(entry))
-                session.commit()
-            return Claim(entry, won=True)
-        except IntegrityError:
-            existing = self.get(entry.key)
-            if existing is None:  # the winner's row vanished (erasure): let the caller retry
-                raise
-            return Claim(existing, won=False)
+        return self.claim_many([entry])[0]
+
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[Claim]:
+        """One transaction for a batch: INSERT ... ON CONFLICT DO NOTHING per entry (RETURNING
+        says which went in, so of concurrent claimers exactly one wins), then the rows already
+        there for the others."""
+        with self._engine.begin() as conn:
+            won = [conn.execute(self._claim, _to_values(entry)).first() is not None for entry in entries]
+            lost = [entry.key for entry, ok in zip(entries, won) if not ok]
+            rows = conn.execute(_LEDGER_GET_MANY, {"b_keys": lost}) if lost else ()
+            found = {row.key: _to_entry(row) for row in rows}
+        claims = []
+        for entry, ok in zip(entries, won):
+            if not ok and entry.key not in found:
+                # The winner's row vanished (erasure) in between: let the caller retry.
+                raise LookupError(f"ledger key {entry.key} neither inserted nor found")
+            claims.append(Claim(entry, won=True) if ok else Claim(found[entry.key], won=False))
+        return claims
 
     def get(self, key: str) -> LedgerEntry | None:
-        with Session(self._engine) as session:
-            row = session.get(LedgerRow, key)
-            return _to_entry(row) if row else None
+        with self._engine.connect() as conn:
+            row = conn.execute(_LEDGER_GET, {"b_key": key}).first()
+        return _to_entry(row) if row else None
 
     def by_message_id(self, message_id: str) -> LedgerEntry | None:
         with Session(self._engine) as session:
@@ -158,13 +222,9 @@ class SqlSendLedger:
 
     def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
         """The customer's entries created since `since`, and every delayed one (still ahead)."""
-        statement = select(LedgerRow).where(
-            LedgerRow.store_id == store_id,
-            LedgerRow.customer_id == customer_id,
-            (LedgerRow.created_at >= since) | (LedgerRow.state == State.DELAYED.value),
-        )
-        with Session(self._engine) as session:
-            return [_to_entry(row) for row in session.exec(statement)]
+        with self._engine.connect() as conn:
+            found = {"b_store": store_id, "b_customer": customer_id, "b_since": since}
+            return [_to_entry(row) for row in conn.execute(_LEDGER_HISTORY, found)]
 
     def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
         # Compare-and-set on the attempt counter: of two resumers, one sees its count changed.
@@ -189,20 +249,30 @@ class SqlSendLedger:
         reason: str | None = None,
         provider_status: int | None = None,
     ) -> LedgerEntry:
-        values: dict[str, object] = {
-            "state": state.value,
-            "updated_at": now,
-            "provider_message_id": provider_message_id,
-            "reason": reason,
-            "provider_status": provider_status,
-        }
-        if state is State.SENT:
-            values["sent_at"] = now
-        statement = update(LedgerRow).where(LedgerRow.key == key, LedgerRow.state == State.PENDING.value)
-        self._execute(statement.values(**values))
-        entry = self.get(key)
-        assert entry is not None
-        return entry
+        outcome = Settlement(key, state, now, provider_message_id, reason, provider_status)
+        return self.settle_many([outcome])[0]
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> list[LedgerEntry]:
+        """One transaction for a batch (an entry no longer pending is left as it is)."""
+        values = [
+            {
+                "b_key": s.key,
+                "b_state": s.state.value,
+                "b_now": s.now,
+                "b_provider_message_id": s.provider_message_id,
+                "b_reason": s.reason,
+                "b_provider_status": s.provider_status,
+                "b_sent_at": s.now if s.state is State.SENT else None,
+            }
+            for s in settlements
+        ]
+        if not values:
+            return []
+        with self._engine.begin() as conn:
+            conn.execute(_LEDGER_SETTLE, values)
+            keys = [s.key for s in settlements]
+            rows = {row.key: _to_entry(row) for row in conn.execute(_LEDGER_GET_MANY, {"b_keys": keys})}
+        return [rows[s.key] for s in settlements]
 
     def claim_due(self, now: datetime, stale_before: datetime, limit: int) -> list[LedgerEntry]:
         """Delayed entries due by `now`, and scheduled sends a crashed worker left pending (not
@@ -268,13 +338,9 @@ class SqlSendLedger:
         return entry
 
     def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
-        statement = select(LedgerRow).where(
-            LedgerRow.store_id == store_id,
-            LedgerRow.customer_id == customer_id,
-            LedgerRow.state == State.DELAYED.value,
-        )
-        with Session(self._engine) as session:
-            return [_to_entry(row) for row in session.exec(statement)]
+        with self._engine.connect() as conn:
+            rows = conn.execute(_LEDGER_DELAYED_FOR, {"b_store": store_id, "b_customer": customer_id})
+            return [_to_entry(row) for row in rows]
 
     def cancel(self, key: str, reason: str, now: datetime) -> LedgerEntry | None:
         """A delayed entry settled as suppressed; None when it is no longer delayed (the
@@ -287,12 +353,14 @@ class SqlSendLedger:
         return self.get(key) if self._execute(statement) == 1 else None
 
     def count_duplicate(self, key: str) -> None:
-        self._execute(
-            update(LedgerRow).where(LedgerRow.key == key).values(duplicate_hits=LedgerRow.duplicate_hits + 1)
-        )
+        with self._engine.begin() as conn:
+            conn.execute(_LEDGER_DUPLICATE, {"b_key": key})
 
     def mark_published(self, keys: list[str], now: datetime) -> None:
-        self._execute(update(LedgerRow).where(LedgerRow.key.in_(keys)).values(published_at=now))
+        if not keys:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(_LEDGER_PUBLISHED, [{"b_key": key, "b_now": now} for key in keys])
 
     def stats(self) -> list[StatsRow]:
         # Why a message was suppressed or delayed is a short code (holdout, frequency_cap...);
@@ -323,11 +391,8 @@ class SqlSuppressions:
         self._engine = engine
 
     def get(self, store_id: str, customer_id: str) -> SuppressionList:
-        statement = select(SuppressionRow).where(
-            SuppressionRow.store_id == store_id, SuppressionRow.customer_id == customer_id
-        )
-        with Session(self._engine) as session:
-            rows = list(session.exec(statement))
+        with self._engine.connect() as conn:
+            rows = conn.execute(_SUPPRESSIONS_GET, {"b_store": store_id, "b_customer": customer_id}).all()
         found = EMPTY
         for row in rows:
             found = found.apply(
@@ -426,16 +491,17 @@ def _to_coupon(row: CouponRow) -> Coupon:
     return Coupon(**data)
 
 
-def _to_row(entry: LedgerEntry) -> LedgerRow:
-    data = asdict(entry)
+def _to_values(entry: LedgerEntry) -> dict[str, object]:
+    data = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
     data["channel"] = entry.channel.value
     data["state"] = entry.state.value
     data["purpose"] = entry.purpose.value if entry.purpose else None
-    return LedgerRow(**data)
+    return data
 
 
-def _to_entry(row: LedgerRow) -> LedgerEntry:
-    data = {f.name: getattr(row, f.name) for f in fields(LedgerEntry)}
+def _to_entry(row: Any) -> LedgerEntry:
+    """A LedgerRow or a Core row of the ledger table."""
+    data = {name: getattr(row, name) for name in _ENTRY_FIELDS}
     data["channel"] = Channel(row.channel)
     data["state"] = State(row.state)
     data["purpose"] = Purpose(row.purpose) if row.purpose else None

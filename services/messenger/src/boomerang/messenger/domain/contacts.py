@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -23,6 +24,7 @@ class Contact:
     locale: str | None = None
     timezone: str | None = None
     first_name: str | None = None
+    birthday: date | None = None  # the birthday flow's day (29 February: 28 February in common years)
 
 
 def identify(current: Contact | None, store_id: str, customer_id: str, event: CustomerIdentified) -> Contact:
@@ -40,6 +42,7 @@ def identify(current: Contact | None, store_id: str, customer_id: str, event: Cu
         "locale": normalize_locale(event.locale),
         "timezone": normalize_timezone(event.timezone),
         "first_name": (event.first_name or "").strip() or None,
+        "birthday": event.birthday,
     }
     return replace(base, **{k: v for k, v in told.items() if v is not None})
 

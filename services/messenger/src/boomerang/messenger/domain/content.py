@@ -122,10 +122,7 @@ class Formats:
     def money(self, amount: Decimal | None, currency: str) -> str | None:
         if amount is None:
             return None
-        try:
-            return format_currency(amount, currency.upper(), locale=self.locale)
-        except (UnknownCurrencyError, ValueError):
-            return f"{amount:,.2f} {currency.upper()}"
+        return _money(amount, currency.upper(), self.locale)
 
     def day(self, value: date | datetime | None) -> str | None:
         """`March 15, 2025` / `15. März 2025`."""
@@ -137,6 +134,14 @@ class Formats:
 
     def moment(self, value: datetime) -> str:
         return format_datetime(value.astimezone(self.zone), "medium", tzinfo=self.zone, locale=self.locale)
+
+
+@lru_cache(maxsize=4096)  # prices recur in every receipt; babel takes longer than the cache
+def _money(amount: Decimal, currency: str, locale: str) -> str:
+    try:
+        return format_currency(amount, currency, locale=locale)
+    except (UnknownCurrencyError, ValueError):
+        return f"{amount:,.2f} {currency}"
 
 
 @lru_cache(maxsize=4096)  # the same product links recur in every message of a flow step

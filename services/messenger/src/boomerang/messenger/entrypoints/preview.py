@@ -23,15 +23,19 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from boomerang.messenger.adapters.rendering import TemplateRenderer
+from boomerang.messenger.adapters.customer_orders import SqlCustomerOrders
 from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.content import MessageInputs, flow_view
 from boomerang.messenger.domain.coupons import Coupon, Offer, new_coupon
-from boomerang.messenger.domain.flow_definitions import AfterEventTrigger, EventTrigger, FlowDefinition
+from boomerang.messenger.domain.customer_dates import FIRST_PURCHASE
+from boomerang.messenger.domain.featured import featured
+from boomerang.messenger.domain.flow_definitions import AfterEventTrigger, DateTrigger, EventTrigger, FlowDefinition
 from boomerang.messenger.domain.flows import Channel, Step
 from boomerang.messenger.domain.locales import formatting_locale
 from boomerang.messenger.domain.messages import idempotency_key, message_id_for
 from boomerang.messenger.domain.samples import sample_contact, sample_inputs
+from boomerang.messenger.domain.timing import zone_for
 from boomerang.messenger.flows import FlowFiles
 from boomerang.messenger.service_layer.composing import Composed, Composer, Draft
 from boomerang.messenger.settings import MessengerSettings
@@ -120,6 +124,8 @@ def preview(settings: MessengerSettings, request: Request, now: datetime) -> Pre
 
     currency = _currency(formatting_locale(contact.locale, store.default_locale))
     inputs, trigger_id = _inputs(request.trigger_json, definition, now, currency, store.url)
+    if request.trigger_json is None and stored is not None:
+        inputs = _from_the_record(engine, definition, contact, store.default_timezone, now, inputs)
     if missing := inputs.missing_for(definition.name):
         raise PreviewError(f"flow {definition.name} needs {', '.join(missing)} in --trigger-json")
     key = idempotency_key(request.store_id, request.customer_id, definition.name, step_name, trigger_id)
@@ -160,6 +166,30 @@ def _flow(settings: MessengerSettings, request: Request) -> FlowDefinition:
         return flows.get(request.flow)
     except KeyError:
         raise PreviewError(f"no flow {request.flow!r}; there are: {', '.join(sorted(flows.names()))}") from None
+
+
+def _from_the_record(
+    engine, definition: FlowDefinition, contact: Contact, default_timezone: str, now: datetime, inputs: MessageInputs
+) -> MessageInputs:
+    """A stored customer's anniversary shows their own first order and the products the real send
+    would feature (see `service_layer.lifecycle_triggers`); anything missing stays sample data."""
+    trigger = definition.trigger
+    if not (isinstance(trigger, DateTrigger) and trigger.date == FIRST_PURCHASE):
+        return inputs
+    try:
+        record = SqlCustomerOrders(engine)
+        first = record.first_purchase(contact.store_id, contact.customer_id)
+        known = record.discoveries(contact.store_id, contact.customer_id)
+    except SQLAlchemyError:  # an older database without the record: samples
+        return inputs
+    if first is None:
+        return inputs
+    picked = featured(known.candidates, known.first_seen, known.interests, known.bought, now)
+    zone = zone_for(contact.timezone, default_timezone)
+    update: dict[str, Any] = {"first_order_on": first.astimezone(zone).date()}
+    if picked:
+        update["products"] = [p.as_product() for p in picked]
+    return inputs.model_copy(update=update)
 
 
 def _existing_database(url: str):

@@ -3,12 +3,16 @@
 Redelivered or replayed triggers find their key settled and send nothing. A key found still
 pending means an earlier attempt stopped between writing the ledger and recording the outcome;
 the provider is asked whether it has the message before anything is sent again.
+
+Claims, settlements and "published" notes of concurrent sends (the consumer's batch) are written
+in one ledger transaction each (`service_layer.batching`); a claim is still committed before its
+provider call, and the outcome after it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -27,7 +31,9 @@ from boomerang.messenger.service_layer.ports import (
     Provider,
     ProviderError,
     SendLedger,
+    Settlement,
 )
+from boomerang.messenger.service_layer.batching import Batched
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.shared.events import Envelope
 from boomerang.shared.logs import get_logger
@@ -52,17 +58,20 @@ class Delivery:
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._clock_skew = clock_skew
+        self._claims = Batched(ledger.claim_many)
+        self._settles = Batched(ledger.settle_many)
+        self._published: Batched[list[str], None] = Batched(self._mark_published)
 
     async def send(self, entry: LedgerEntry, message: Outbound) -> LedgerEntry | None:
         """The settled entry, to `publish`; None when another worker is settling it."""
         provider = self._providers[message.channel]
-        claim = self._ledger.claim(entry.pending(message, provider.name))
+        claim = await self._claims(entry.pending(message, provider.name))
         if claim.won:
             return await self._hand_over(claim.entry, message)
         return await self._seen_again(claim.entry, message, reason=None)
 
     async def suppress(self, entry: LedgerEntry, reason: str) -> LedgerEntry | None:
-        claim = self._ledger.claim(entry.suppressed(reason))
+        claim = await self._claims(entry.suppressed(reason))
         if claim.won:
             metrics.MESSAGES.labels(entry.flow, entry.channel.value, State.SUPPRESSED.value).inc()
             return claim.entry
@@ -71,7 +80,7 @@ class Delivery:
     async def delay(self, entry: LedgerEntry, until: datetime, reason: str) -> LedgerEntry | None:
         """Record that the message is due at `until`: it stays `delayed` in the ledger (counted by
         the caps as scheduled, not published) until the scheduler claims it."""
-        claim = self._ledger.claim(entry.delayed(until, reason))
+        claim = await self._claims(entry.delayed(until, reason))
         if claim.won:
             metrics.DELAYED.labels(entry.flow, reason).inc()
             log.info("message_delayed", message_id=entry.message_id, flow=entry.flow, reason=reason)
@@ -146,7 +155,11 @@ class Delivery:
         if not due:
             return
         await self._outcomes.publish([_envelope(e) for e in due])
-        self._ledger.mark_published([e.key for e in due], self._clock())
+        await self._published([e.key for e in due])
+
+    def _mark_published(self, batches: Sequence[list[str]]) -> list[None]:
+        self._ledger.mark_published([key for keys in batches for key in keys], self._clock())
+        return [None] * len(batches)
 
     async def _seen_again(
         self, existing: LedgerEntry, message: Outbound | None, reason: str | None
@@ -205,16 +218,24 @@ class Delivery:
             log.warning(
                 "send_failed", message_id=entry.message_id, provider=error.provider, status=error.status
             )
-            return self._settle(entry, State.FAILED, reason=error.reason, provider_status=error.status)
+            failed = Settlement(
+                entry.key, State.FAILED, self._clock(), reason=error.reason, provider_status=error.status
+            )
+            return self._noted(entry, await self._settles(failed), State.FAILED)
         finally:
             metrics.SEND_SECONDS.labels(provider.name).observe(time.perf_counter() - started)
-        return self._settle(entry, State.SENT, provider_message_id=provider_message_id)
+        sent = Settlement(entry.key, State.SENT, self._clock(), provider_message_id=provider_message_id)
+        return self._noted(entry, await self._settles(sent), State.SENT)
 
     async def _find(self, entry: LedgerEntry) -> str | None:
         return await self._providers[entry.channel].find(entry, entry.created_at - self._clock_skew)
 
     def _settle(self, entry: LedgerEntry, state: State, **outcome: object) -> LedgerEntry:
         settled = self._ledger.settle(entry.key, state, self._clock(), **outcome)  # type: ignore[arg-type]
+        return self._noted(entry, settled, state)
+
+    @staticmethod
+    def _noted(entry: LedgerEntry, settled: LedgerEntry, state: State) -> LedgerEntry:
         metrics.MESSAGES.labels(entry.flow, entry.channel.value, state.value).inc()
         log.info(
             "message_settled",

@@ -9,6 +9,9 @@
 - `send_due` re-decides a delayed step the scheduler claimed, at the moment it really goes; a
   sent step writes the flow's next step as delayed (`schedule_next`).
 - `feedback.events.v1`: `ProviderEventReceived` updates the customer's suppression list.
+- With `lifecycle` (`service_layer.lifecycle_triggers`): orders, refunds and birthdays go into
+  the customer's record, an order starts VIP milestones and replenishment reminders, and the
+  scheduler's calendar sweep the birthday and anniversary flows; all are sent by `send_due`.
 
 Every step goes through `domain.sending.decide_send` (consent, suppressions, holdout, timing,
 caps) and then `Delivery` (the ledger before the provider). A key already settled in the ledger
@@ -34,12 +37,14 @@ from boomerang.messenger.domain.flow_definitions import (
     EventTrigger,
     FlowDefinition,
     FlowSet,
+    ReplenishmentTrigger,
     SegmentTrigger,
 )
 from boomerang.messenger.domain.flows import FLOWS, RECEIPT, Channel, Flow, Purpose, Step, flows_triggered_by
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, Trigger
 from boomerang.messenger.domain.policy import NO_ADDRESS
 from boomerang.messenger.domain.recommendations import recommend
+from boomerang.messenger.domain.replenishment import written_by
 from boomerang.messenger.domain.sending import (
     Decision,
     Delay,
@@ -55,6 +60,7 @@ from boomerang.messenger.flows import default_flows
 from boomerang.messenger.service_layer import coupons as coupon_service
 from boomerang.messenger.service_layer.composing import Composer, Draft
 from boomerang.messenger.service_layer.delivery import Delivery
+from boomerang.messenger.service_layer.lifecycle_triggers import LIFECYCLE_EVENTS, LifecycleTriggers
 from boomerang.messenger.service_layer.ports import (
     Campaigns,
     Contacts,
@@ -109,6 +115,7 @@ class Messenger:
         recommendations: Recommendations | None = None,
         segment_members: SegmentMembers | None = None,
         campaigns: Campaigns | None = None,
+        lifecycle: LifecycleTriggers | None = None,  # milestones, replenishment, date flows
     ) -> None:
         self._contacts = contacts
         self._delivery = delivery
@@ -122,6 +129,7 @@ class Messenger:
         self._recommendations = recommendations
         self._segment_members = segment_members
         self._campaigns = campaigns
+        self._lifecycle = lifecycle
 
     async def handle(self, envelope: Envelope) -> None:
         metrics.EVENTS.labels(envelope.type).inc()
@@ -134,7 +142,7 @@ class Messenger:
             return
         flows = flows_triggered_by(envelope.type, self._flows)
         later = self._after_event_flows(envelope)
-        parsed = (CustomerIdentified.event_type, OrderPlaced.event_type, *_LEARNT_FROM)
+        parsed = (CustomerIdentified.event_type, OrderPlaced.event_type, *_LEARNT_FROM, *LIFECYCLE_EVENTS)
         if envelope.type not in parsed and not flows and not later:
             return  # page views, surveys and the like: not parsed, so unknown types are not poison
         event = envelope.event()
@@ -146,6 +154,8 @@ class Messenger:
             await self.run_flow(flow, envelope, event)
         await self._delivery.publish([await self.schedule_after(flow, envelope, event) for flow in later])
         self.learn(envelope, event)  # after the receipt: its recommendations come from other orders
+        if self._lifecycle is not None:  # the customer's record; VIP milestones, replenishment
+            await self._delivery.publish(await self._lifecycle.handle(envelope, event))
 
     def customer_identified(self, envelope: Envelope, event: CustomerIdentified) -> None:
         current = self._contacts.get(envelope.store_id, envelope.customer_id)
@@ -380,6 +390,8 @@ class Messenger:
             return None
         if isinstance(flow.trigger, SegmentTrigger | BroadcastTrigger):
             return flow
+        if self._lifecycle is not None and self._lifecycle.runs(flow):
+            return flow
         after_event = isinstance(flow.trigger, AfterEventTrigger) and entry.trigger_data is not None
         return flow if after_event else None
 
@@ -422,6 +434,8 @@ class Messenger:
         return settled
 
     def _inputs_for(self, flow: FlowDefinition, entry: LedgerEntry, event: Event | None) -> MessageInputs:
+        if self._lifecycle is not None and (inputs := self._lifecycle.inputs_for(flow, entry, event)) is not None:
+            return inputs
         if isinstance(flow.trigger, BroadcastTrigger):
             found = self._campaigns.get(entry.store_id, entry.trigger_id) if self._campaigns else None
             return MessageInputs(campaign=found.campaign if found else None)
@@ -547,6 +561,8 @@ def _same_instance(flow: FlowDefinition, entry: LedgerEntry, event: Event | None
     """An exit event that names the flow's trigger instance (an order's cancellation, for the
     feedback request on that order) stops that instance only; any other stops them all."""
     trigger = flow.trigger
+    if isinstance(trigger, ReplenishmentTrigger) and isinstance(event, OrderPlaced):
+        return not written_by(entry.trigger_id, event.order_id)  # its own order, redelivered
     if event is None or not isinstance(trigger, EventTrigger | AfterEventTrigger):
         return True
     named = getattr(event, trigger.instance, None)

@@ -32,6 +32,18 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """A pending entry's outcome, to write (`SendLedger.settle_many`)."""
+
+    key: str
+    state: State
+    now: datetime
+    provider_message_id: str | None = None
+    reason: str | None = None
+    provider_status: int | None = None
+
+
+@dataclass(frozen=True)
 class StatsRow:
     flow: str
     channel: str
@@ -44,6 +56,10 @@ class StatsRow:
 class SendLedger(Protocol):
     def claim(self, entry: LedgerEntry) -> Claim:
         """Insert the entry unless its key exists; exactly one of concurrent claims wins."""
+        ...
+
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[Claim]:
+        """`claim` for each entry, in order, committed together (before any provider call)."""
         ...
 
     def get(self, key: str) -> LedgerEntry | None: ...
@@ -68,6 +84,10 @@ class SendLedger(Protocol):
         reason: str | None = None,
         provider_status: int | None = None,
     ) -> LedgerEntry: ...
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> list[LedgerEntry]:
+        """`settle` for each, committed together; the entries as they are afterwards."""
+        ...
 
     def claim_due(self, now: datetime, stale_before: datetime, limit: int) -> list[LedgerEntry]:
         """Move up to `limit` delayed entries due by `now` (and scheduled ones left pending since

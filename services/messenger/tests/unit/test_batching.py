@@ -1,0 +1,44 @@
+"""Calls made in one turn of the event loop run as one batch."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from boomerang.messenger.service_layer.batching import Batched
+
+
+async def test_concurrent_callers_share_one_run_and_each_gets_its_own_result() -> None:
+    runs: list[list[int]] = []
+
+    def double(items):
+        runs.append(list(items))
+        return [2 * item for item in items]
+
+    batched = Batched(double)
+    results = await asyncio.gather(*(batched(n) for n in range(5)))
+
+    assert results == [0, 2, 4, 6, 8]
+    assert runs == [[0, 1, 2, 3, 4]]
+
+
+async def test_a_caller_after_the_run_starts_a_new_batch() -> None:
+    runs: list[list[str]] = []
+    batched = Batched(lambda items: runs.append(list(items)) or list(items))
+
+    assert await batched("a") == "a"
+    assert await batched("b") == "b"
+    assert runs == [["a"], ["b"]]
+
+
+async def test_a_failed_run_fails_every_caller_of_its_batch() -> None:
+    def fail(items):
+        raise RuntimeError("database is locked")
+
+    batched = Batched(fail)
+    results = await asyncio.gather(batched(1), batched(2), return_exceptions=True)
+
+    assert [str(r) for r in results] == ["database is locked", "database is locked"]
+    with pytest.raises(RuntimeError):
+        await batched(3)
