@@ -27,6 +27,9 @@ def test_the_segmenter_bench_writes_every_figure(tmp_path):
     assert worker["events_per_s"] > 0 and raw["events_per_s"] > 0 and worker["dead_lettered"] == 0
     assert worker["scores_published"] > 0 and worker["segment_changes_published"] > 0  # scored and segmented
     assert report["ratio_worker_to_raw"] == pytest.approx(worker["events_per_s"] / raw["events_per_s"], abs=1e-3)
+    decoding = report["raw_decoding_consumer"]  # the same topic, every envelope parsed
+    assert decoding["events"] == report["history"]["events"] and decoding["events_per_s"] > 0
+    assert report["ratio_worker_to_raw_decoding"] == pytest.approx(worker["events_per_s"] / decoding["events_per_s"], abs=1e-3)
     plain = report["plain_faust"]  # the reference faust agent read every event of the same topic
     assert plain["events"] == report["history"]["events"] and plain["events_per_s"] > 0
 

@@ -263,3 +263,17 @@ def test_feedback_ignored_says_why_a_feedback_event_changes_nothing():
 def _wrapped(event) -> tuple[Envelope, object]:
     envelope = Envelope.wrap(event, store_id="s", customer_id="c", source="test", time=day(9))
     return envelope, envelope.event()
+
+
+def test_evolve_is_dataclasses_replace_for_the_state():
+    from dataclasses import replace
+
+    from boomerang.segmenter.domain.model import evolve
+
+    state = observe(CustomerState("store-1", "cust-1"), OrderPlaced(order_id="o1", placed_at=T0, total=Decimal("20")), T0)
+    changes = {"last_seen_at": day(3), "segments": {"lifecycle": "new"}}
+    evolved = evolve(state, **changes)
+    assert evolved == replace(state, **changes) and evolved != state
+    assert state.last_seen_at == T0 and state.segments == {}  # the original is untouched
+    with pytest.raises(TypeError, match="no field"):
+        evolve(state, segment="vip")

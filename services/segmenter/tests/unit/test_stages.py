@@ -134,6 +134,15 @@ def test_repeat_buyer_horizons_follow_their_own_median_gap():
     assert lifecycle_stage(state, None, POLICY, day(140)).reason == "past_lapsed_horizon"
 
 
+def test_a_remembered_cadence_is_only_reused_for_the_same_orders_and_policy():
+    state = buyer(0, 10, 30, 50)
+    assert cadence(state, POLICY) is cadence(visit(state, 60), POLICY)  # a visit keeps the orders
+    stricter = policy_with(at_risk={"intervals": 3})
+    assert cadence(state, stricter).at_risk_after == timedelta(days=60)  # 3 x 20, not the default's 40
+    assert cadence(state, POLICY).at_risk_after == timedelta(days=40)
+    assert cadence(order(state, 51), POLICY).last_order_at == day(51)
+
+
 @pytest.mark.parametrize(
     ("gap", "at_risk", "lapsed"),
     [(5, 30, 90), (20, 40, 90), (30, 60, 120), (80, 160, 320), (100, 180, 365)],

@@ -135,6 +135,7 @@ def wire(app: faust.App, settings: SegmenterSettings, clock: Callable[[], dateti
         lifecycle_policies=policies.for_store,
         due=due,
         scorer=models.score,
+        score_many=models.score_many,
         clock=clock,
         retry_max_s=settings.publish_retry_max_s,
         snapshots=snapshots,

@@ -131,6 +131,9 @@ def _segmenter_table(report: dict[str, Any]) -> Table:
     table.add_row("    faust worker (state, scores, publish)", f"{worker['events_per_s']:,.0f} events/s", "", "")
     table.add_row("    ratio", f"{report['ratio_worker_to_raw']:.3f}", targets["throughput_ratio"]["target"],
                   verdict("throughput_ratio"))
+    if "raw_decoding_consumer" in report:
+        table.add_row("    raw consumer parsing envelopes", f"{report['raw_decoding_consumer']['events_per_s']:,.0f} events/s",
+                      f"ratio {report['ratio_worker_to_raw_decoding']:.3f}", "")
     table.add_row("    plain faust agent (reference)", f"{report['plain_faust']['events_per_s']:,.0f} events/s",
                   f"ratio to raw {report['ratio_plain_faust_to_raw']:.3f}", "")
     table.add_row(f"(b) due scan, {sweep['due_table_rows_scanned']:,} customers", f"{sweep['scan_seconds']:.2f} s", "", "")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -46,9 +48,13 @@ async def end_offsets(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-async def raw_consume(bootstrap: str, topic: str, partitions: int, poll_ms: int = 500) -> tuple[int, float]:
+async def raw_consume(
+    bootstrap: str, topic: str, partitions: int, poll_ms: int = 500, decode: Callable[[bytes], Any] | None = None
+) -> tuple[int, float]:
     """Read every record of the topic with a bare consumer (no group, every partition, from the
-    beginning to the end offsets taken before the clock starts): (records, seconds)."""
+    beginning to the end offsets taken before the clock starts): (records, seconds). The records
+    are not decoded (aiokafka hands over bytes, in batches of up to 10,000) unless `decode` is
+    given: it is then called on every record's value."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 * 2**20)
     await consumer.start()
     try:
@@ -62,6 +68,9 @@ async def raw_consume(bootstrap: str, topic: str, partitions: int, poll_ms: int 
         while left:
             for tp, records in (await consumer.getmany(timeout_ms=poll_ms, max_records=10_000)).items():
                 count += len(records)
+                if decode is not None:
+                    for record in records:
+                        decode(record.value)
                 if records and records[-1].offset + 1 >= left.get(tp, 0):
                     left.pop(tp, None)
         return count, time.perf_counter() - started

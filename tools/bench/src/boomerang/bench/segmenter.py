@@ -8,7 +8,9 @@
    Fit the store's scoring model on a sample of them (the leader's `fit_store`) and publish
    it to the models topic, as the leader would, so every event is scored.
 3. (a) The limit: a bare aiokafka consumer (no group, every partition) reads the whole topic;
-   run before and after the worker, the faster run is the limit. The worker: `python -m
+   run before and after the worker, the faster run is the limit (it hands over bytes, in
+   batches of up to 10,000, and decodes nothing). For reference, a second bare consumer also
+   parses every envelope as the worker does (`Envelope.from_bytes`, pydantic). The worker: `python -m
    boomerang.segmenter worker` as a process, RocksDB tables as in production, started on the
    full topic. Its events/s counts from the moment it loaded the model to the last event
    (`/metrics`), so every counted event was parsed, stepped, scored, published and saved.
@@ -318,6 +320,8 @@ def _measure(
 
     raw_runs = [asyncio.run(_raw(bootstrap, commerce))]
     say(f"(a) raw consumer: {raw_runs[0]['events_per_s']:,.0f} events/s")
+    figures["raw_decoding_consumer"] = asyncio.run(_raw(bootstrap, commerce, decode=Envelope.from_bytes))
+    say(f"(a) raw consumer parsing each envelope: {figures['raw_decoding_consumer']['events_per_s']:,.0f} events/s")
 
     quiet = {"sweep_interval_s": 3600, "model_fit_interval_s": 3600, "commit_interval_s": 2.8,
              "batch_max_events": options.batch_max_events}
@@ -380,9 +384,9 @@ def _M(name: str) -> str:
     return f"boomerang_segmenter_{name}"
 
 
-async def _raw(bootstrap: str, topic: str) -> dict[str, Any]:
+async def _raw(bootstrap: str, topic: str, decode: Callable[[bytes], Any] | None = None) -> dict[str, Any]:
     expected = await kafka.end_offsets(bootstrap, topic)
-    count, seconds = await kafka.raw_consume(bootstrap, topic, COMMERCE_EVENTS.partitions)
+    count, seconds = await kafka.raw_consume(bootstrap, topic, COMMERCE_EVENTS.partitions, decode=decode)
     if count != expected:
         raise BenchFailed(f"raw consumer: read {count} records, the topic holds {expected}")
     return {"events": count, "seconds": round(seconds, 3), "events_per_s": round(rate(count, seconds), 1)}
@@ -545,6 +549,11 @@ def _report(
         "history": {"customers": options.customers, "events": history.events, **history.counts},
         **figures,
         "ratio_worker_to_raw": round(figures["worker"]["events_per_s"] / figures["raw_consumer"]["events_per_s"], 4),
+        # Not the target's figure (that is the bare consumer's, above): against a consumer that
+        # at least parses what it reads.
+        "ratio_worker_to_raw_decoding": round(
+            figures["worker"]["events_per_s"] / figures["raw_decoding_consumer"]["events_per_s"], 4
+        ),
         # Not a target: how far the segmenter's own work is from the framework's floor.
         "ratio_worker_to_plain_faust": round(figures["worker"]["events_per_s"] / figures["plain_faust"]["events_per_s"], 4),
         "ratio_plain_faust_to_raw": round(figures["plain_faust"]["events_per_s"] / figures["raw_consumer"]["events_per_s"], 4),

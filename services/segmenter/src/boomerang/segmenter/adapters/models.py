@@ -4,13 +4,13 @@ models topic (every worker reads all of it, no consumer group) and by the leader
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
 
 from boomerang.segmenter.domain.model import CustomerState
-from boomerang.segmenter.domain.scorecard import ScoreCard, StoreModel, score_card
+from boomerang.segmenter.domain.scorecard import ScoreCard, StoreModel, score_card, score_cards_each
 from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -40,6 +40,19 @@ class StoreModels:
         # Not remembered here: a batch scores each (order records, time) once (segmentation's _Batch).
         model = self._by_store.get(state.store_id)
         return None if model is None else score_card(state, model, at)
+
+    def score_many(self, requests: Sequence[tuple[CustomerState, datetime]]) -> list[ScoreCard | None]:
+        """`score` of each (state, time), one vectorised pass per store."""
+        cards: list[ScoreCard | None] = [None] * len(requests)
+        rows_of: dict[str, list[int]] = {}
+        for row, (state, _) in enumerate(requests):
+            rows_of.setdefault(state.store_id, []).append(row)
+        for store_id, rows in rows_of.items():
+            model = self._by_store.get(store_id)
+            if model is not None:
+                for row, card in zip(rows, score_cards_each([requests[r] for r in rows], model), strict=True):
+                    cards[row] = card
+        return cards
 
 
 async def follow_models(

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from boomerang.segmenter.domain.model import CustomerState, LineItem, OrderRecord
+from boomerang.segmenter.domain.model import CustomerState, LineItem, OrderRecord, evolve
 from boomerang.shared.events import (
     CartViewed,
     CheckoutStarted,
@@ -123,10 +123,10 @@ def observe(
     if isinstance(event, (ProviderEventReceived, SurveyAnswered)):
         if not is_engagement(event, engagement_kinds):
             return state
-        return replace(state, last_engaged_at=_latest(state.last_engaged_at, at), last_seen_at=_latest(state.last_seen_at, at))
-    seen = replace(state, last_seen_at=_latest(state.last_seen_at, at))
+        return evolve(state, last_engaged_at=_latest(state.last_engaged_at, at), last_seen_at=_latest(state.last_seen_at, at))
+    seen = evolve(state, last_seen_at=_latest(state.last_seen_at, at))
     if isinstance(event, VISITS):
-        return replace(seen, last_visit_at=_latest(state.last_visit_at, at), last_engaged_at=_latest(state.last_engaged_at, at))
+        return evolve(seen, last_visit_at=_latest(state.last_visit_at, at), last_engaged_at=_latest(state.last_engaged_at, at))
     if isinstance(event, OrderPlaced):
         return _order_placed(state, seen, event, remembered_orders)
     if isinstance(event, OrderRefunded):
@@ -178,7 +178,7 @@ def _put_record(state: CustomerState, old: OrderRecord | None, new: OrderRecord,
     delta = int(new.counted) - int(was)
     records = tuple(r for r in state.order_records if r.order_id != new.order_id) + (new,)
     records, forgotten = _bounded(tuple(sorted(records, key=_record_order)), cap)
-    state = replace(
+    state = evolve(
         state,
         order_records=records,
         forgotten_orders=state.forgotten_orders + forgotten,
@@ -189,14 +189,14 @@ def _put_record(state: CustomerState, old: OrderRecord | None, new: OrderRecord,
         return state
     sign, record = (1, new) if delta > 0 else (-1, old)
     assert record is not None and record.placed_at is not None
-    state = replace(
+    state = evolve(
         state,
         products=_count(state.products, ((line.product_id, line.quantity) for line in record.lines), sign),
         categories=_count(state.categories, ((line.category, line.quantity) for line in record.lines if line.category), sign),
         coupons=_count(state.coupons, [(record.coupon, 1)] if record.coupon else [], sign),
     )
     if delta > 0:
-        return replace(
+        return evolve(
             state,
             first_order_at=_earliest(state.first_order_at, record.placed_at),
             last_order_at=_latest(state.last_order_at, record.placed_at),
@@ -210,11 +210,11 @@ def _dates_after_cancel(state: CustomerState) -> CustomerState:
     only known while nothing counted was forgotten."""
     placed = [r.placed_at for r in state.order_records if r.counted and r.placed_at is not None]
     if state.orders <= 0:
-        return replace(state, first_order_at=None, last_order_at=None)
+        return evolve(state, first_order_at=None, last_order_at=None)
     if not placed:
         return state
     first = min(placed) if state.forgotten_orders == 0 else state.first_order_at
-    return replace(state, first_order_at=first, last_order_at=max(placed))
+    return evolve(state, first_order_at=first, last_order_at=max(placed))
 
 
 def _record_order(record: OrderRecord) -> tuple[int, datetime | None, str]:

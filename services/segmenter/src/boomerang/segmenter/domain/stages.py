@@ -49,7 +49,7 @@ is judged at `evaluated_at`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from boomerang.segmenter.domain.model import (
@@ -57,6 +57,7 @@ from boomerang.segmenter.domain.model import (
     Dimension,
     Segment,
     SegmentTransition,
+    evolve,
     median_interval,
 )
 from boomerang.segmenter.domain.policy import Horizon, LifecyclePolicy
@@ -138,8 +139,28 @@ class Cadence:
     returned_at: datetime | None  # the latest order that came after a lapse
 
 
+# `cadence` runs up to five times per event on the same order records (advance before and after
+# the event, decide, next_change_at), and a stepped state keeps its records tuple unless an order
+# changed it: the last few thousand are remembered by the tuple's identity. Each entry holds the
+# tuple, so its id cannot be reused by another while remembered; a miss only recomputes.
+_CADENCES: dict[int, tuple[tuple, LifecyclePolicy, tuple, Cadence | None]] = {}
+_CADENCES_KEPT = 4096
+
+
 def cadence(state: CustomerState, policy: LifecyclePolicy) -> Cadence | None:
     """None for a customer without a counted order."""
+    records, facts = state.order_records, (state.orders, state.first_order_at, state.last_order_at)
+    hit = _CADENCES.get(id(records))
+    if hit is not None and hit[0] is records and hit[1] is policy and hit[2] == facts:
+        return hit[3]
+    found = _cadence(state, policy)
+    if len(_CADENCES) >= _CADENCES_KEPT:
+        _CADENCES.clear()
+    _CADENCES[id(records)] = (records, policy, facts, found)
+    return found
+
+
+def _cadence(state: CustomerState, policy: LifecyclePolicy) -> Cadence | None:
     if state.orders <= 0 or state.first_order_at is None or state.last_order_at is None:
         return None
     times = state.purchase_times
@@ -361,4 +382,4 @@ def advance(
     for change in decide(state, standing, policy, at):
         changes.append(change)
         state = state.with_segment(change.dimension, change.to_segment)
-    return replace(state, evaluated_at=at), changes
+    return evolve(state, evaluated_at=at), changes

@@ -75,6 +75,11 @@ def create_faust_app(settings: SegmenterSettings, *, clock: Callable[[], datetim
             return
         metrics.SWEEP_SCANNED.inc(scanned)
         metrics.SWEEP_SCAN_SECONDS.observe(time.monotonic() - started)
+        # Counted before the re-score ticks below are sent (tens of seconds for a big store), so
+        # the count follows the scan it came from.
+        stale = started - 10 * settings.sweep_interval_s
+        due = [(key, at) for key, at in found if (mark := queued.get(key)) is None or mark[0] != at or mark[1] < stale]
+        metrics.SWEEP_DUE.inc(len(due))
         if rescore:
             # A new model is an event of its own: every customer of its store is re-scored
             # (and re-decided: VIP by CLV percentile, mid RFM) by a tick now.
@@ -84,9 +89,6 @@ def create_faust_app(settings: SegmenterSettings, *, clock: Callable[[], datetim
             for key in keys:
                 await wired.sweep.send(key=key.encode(), value=now.isoformat().encode())
             log.info("rescore_queued", customers=len(keys))
-        stale = started - 10 * settings.sweep_interval_s
-        due = [(key, at) for key, at in found if (mark := queued.get(key)) is None or mark[0] != at or mark[1] < stale]
-        metrics.SWEEP_DUE.inc(len(due))
         for key, at in due:
             await wired.sweep.send(key=key.encode(), value=now.isoformat().encode())
             queued[key] = (at, started)

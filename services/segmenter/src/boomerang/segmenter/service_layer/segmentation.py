@@ -8,7 +8,9 @@ full batch) and calls `Segmentation.handle_batch`, which in this order
 
 1. steps every message of the batch against the customers' states, in offset order, in
    memory (a customer with two messages in the batch gets the second applied to the state
-   the first made); a message that cannot be segmented is set aside for the dead-letter topic,
+   the first made); a message that cannot be segmented is set aside for the dead-letter topic.
+   Before stepping, the batch parses every message once and scores, in one vectorised pass,
+   each (orders, time) its steps will ask about (`BulkScorer`): the steps then only look up,
 2. sends everything the batch produced - the transitions to `customer.segments.v1`, each
    customer's latest scores to `customer.scores.v1`, the dead letters - and waits for
    Kafka's acks of all of them at once; any failure sends the whole batch's outputs again
@@ -66,23 +68,25 @@ time (a lock): otherwise one could save an older state over the other's newer on
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from boomerang.segmenter import metrics
 from boomerang.segmenter.domain import CustomerState, SegmentPolicy, SegmentTransition
-from boomerang.segmenter.domain.facts import feedback_ignored, occurred_at
-from boomerang.segmenter.domain.lifecycle import StandingOf, Stepped, step, sweep
+from boomerang.segmenter.domain.facts import feedback_ignored, is_engagement, occurred_at
+from boomerang.segmenter.domain.lifecycle import StandingOf, Stepped, standings_asked, step, sweep, swept_at
 from boomerang.segmenter.domain.policy import LifecyclePolicy
-from boomerang.segmenter.domain.scorecard import ScoreCard
+from boomerang.segmenter.domain.scorecard import ScoreCard, card_key
 from boomerang.segmenter.domain.snapshots import TransitionRecord, customer_snapshot
 from boomerang.segmenter.domain.stages import Standing
 from boomerang.segmenter.service_layer.ports import CustomerStates, DueTimes, SegmentEvents, SourceRecord
 from boomerang.segmenter.service_layer.snapshots import Snapshots
-from boomerang.shared.events import CustomerScored, Envelope, SegmentChanged
+from boomerang.shared.events import CustomerScored, Envelope, Event, SegmentChanged
 from boomerang.shared.logs import get_logger
 
 SOURCE = "boomerang-segmenter"
@@ -93,9 +97,13 @@ log = get_logger(__name__)
 
 # The store's current model applied to a customer at a time; None: no model yet, or no order.
 # A card depends on the customer's order records and the time only (domain.scorecard reads
-# nothing else of the state), so a batch scores each (order records, time) once: a page view
-# leaves the orders as they were, and the card of the state saved is the one the step used.
+# nothing else of the state), so a batch scores each (orders, time) once (scorecard.card_key): a
+# page view leaves the orders as they were, and the card of the state saved is the one the step used.
 Scorer = Callable[[CustomerState, datetime], ScoreCard | None]
+# The same for many (state, time) pairs at once: a batch works out every pair its steps will
+# ask about (lifecycle.standings_asked) and scores them in one vectorised pass before stepping,
+# about 20 us a card instead of 500 us. A pair it did not foresee is scored alone (`Scorer`).
+BulkScorer = Callable[[Sequence[tuple[CustomerState, datetime]]], list[ScoreCard | None]]
 
 
 class Rejected(Exception):
@@ -118,6 +126,7 @@ class Segmentation:
         clock: Callable[[], datetime],
         due: DueTimes | None = None,
         scorer: Scorer | None = None,
+        score_many: BulkScorer | None = None,
         retry_max_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         snapshots: Snapshots | None = None,
@@ -133,6 +142,7 @@ class Segmentation:
         self._lifecycle_policies = lifecycle_policies
         self._due = due
         self._scorer = scorer
+        self._score_many = score_many if scorer is not None else None
         self._clock = clock
         self._retry_max_s = retry_max_s
         self._sleep = sleep
@@ -152,8 +162,12 @@ class Segmentation:
             started = time.perf_counter()
             batch = _Batch(self._states, self._scorer)
             standing = self._standing(batch)
-            for record in records:
-                self._step_record(batch, record, standing)
+            parsed = [self._parsed(record) for record in records]
+            self._score_ahead(batch, records, parsed)
+            for record, ready in zip(records, parsed, strict=True):
+                self._step_record(batch, record, standing, ready)
+            for event_type, count in batch.processed.items():  # a labelled child per type, not per event
+                metrics.EVENTS_PROCESSED.labels(event_type).inc(count)
             await self._commit(batch)
             metrics.BATCH_SIZE.observe(len(records))
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
@@ -169,6 +183,8 @@ class Segmentation:
         async with self._one_batch_at_a_time:
             batch = _Batch(self._states, self._scorer)
             standing = self._standing(batch)
+            if self._score_many is not None:
+                self._score_ticks_ahead(batch, ticks)
             for key, now in ticks:
                 try:
                     state = batch.state(key)
@@ -185,9 +201,59 @@ class Segmentation:
             await self._commit(batch)
             return batch.transitions
 
-    def _step_record(self, batch: _Batch, record: SourceRecord, standing: tuple[StandingOf, ...]) -> None:
+    def _parsed(self, record: SourceRecord) -> tuple[Envelope, Event] | None:
+        """The record's envelope and event, parsed once for the batch; None when either fails
+        (the step parses it again, to dead-letter it with the reason)."""
         try:
             envelope = self._parse(record)
+            return envelope, envelope.event()
+        except Exception:  # noqa: BLE001 - see above
+            return None
+
+    def _score_ahead(
+        self, batch: _Batch, records: Sequence[SourceRecord], parsed: Sequence[tuple[Envelope, Event] | None]
+    ) -> None:
+        """Score, in one pass, every (orders, time) the batch's steps will ask about."""
+        if self._score_many is None:
+            return
+        asked: list[tuple[CustomerState, datetime]] = []
+        foreseen: dict[str, CustomerState] = {}
+        for record, ready in zip(records, parsed, strict=True):
+            if ready is None:
+                continue
+            envelope, event = ready
+            if record.topic in self._feedback_topics and not is_engagement(event):
+                continue  # skipped by the step
+            key = envelope.key
+            try:
+                state = foreseen.get(key) or batch.state(key) or CustomerState(envelope.store_id, envelope.customer_id)
+                asks, foreseen[key] = standings_asked(state, envelope, event, self._policy)
+            except Exception:  # noqa: BLE001 - the step meets it again and dead-letters the message
+                continue
+            asked += asks
+        batch.score_ahead(asked, self._score_many)
+
+    def _score_ticks_ahead(self, batch: _Batch, ticks: Sequence[tuple[str, datetime]]) -> None:
+        assert self._score_many is not None
+        asked = []
+        for key, now in ticks:
+            try:
+                state = batch.state(key)
+            except Exception:  # noqa: BLE001 - the sweep meets it again and logs it
+                continue
+            if state is not None:
+                asked.append((state, swept_at(state, now)))
+        batch.score_ahead(asked, self._score_many)
+
+    def _step_record(
+        self,
+        batch: _Batch,
+        record: SourceRecord,
+        standing: tuple[StandingOf, ...],
+        ready: tuple[Envelope, Event] | None = None,
+    ) -> None:
+        try:
+            envelope, event = ready if ready is not None else (self._parse(record), None)
             feedback = record.topic in self._feedback_topics
             if feedback and (ignored := feedback_ignored(envelope)) is not None:
                 # Not engagement (a delivery outcome, an open) or a type unknown here: skipped,
@@ -197,10 +263,10 @@ class Segmentation:
             if not feedback:
                 # Only the shop's history moves the event-time clock: feedback answers messages
                 # sent now, so in a replay of old history it carries today's dates.
-                self._saw(envelope)
+                self._saw(envelope, event)
             state = batch.state(envelope.key) or CustomerState(envelope.store_id, envelope.customer_id)
             policy = self._lifecycle_policies(envelope.store_id)
-            stepped = step(state, envelope, self._clock(), self._policy, policy, *standing)
+            stepped = step(state, envelope, self._clock(), self._policy, policy, *standing, event=event)
         except Rejected as rejected:
             batch.dead_letter(record, rejected.reason, rejected.error)
             return
@@ -216,11 +282,11 @@ class Segmentation:
             batch.unchanged(envelope.key, state)
             return
         self._stepped(batch, envelope.key, stepped)
-        metrics.EVENTS_PROCESSED.labels(envelope.type).inc()
+        batch.processed[envelope.type] += 1
 
-    def _saw(self, envelope: Envelope) -> None:
+    def _saw(self, envelope: Envelope, event: Event | None) -> None:
         if self._event_time is not None:
-            self._event_time(occurred_at(envelope, envelope.event()))
+            self._event_time(occurred_at(envelope, envelope.event() if event is None else event))
 
     def _stepped(self, batch: _Batch, key: str, stepped: Stepped) -> None:
         changes = [segment_changed(key, t, stepped.state) for t in stepped.transitions]
@@ -249,6 +315,8 @@ class Segmentation:
             if key not in batch.saved:
                 self._states.put(key, state)
         recorded_at = self._clock() if self._snapshots is not None else None
+        logged = _info_logged()
+        entered: Counter[str] = Counter()
         for key, saved in batch.saved.items():
             self._states.put(key, saved.state)
             if self._due is not None:
@@ -262,7 +330,9 @@ class Segmentation:
                     [transition_record(change, t) for change, t in zip(saved.changes, saved.transitions)],
                 )
             for transition in saved.transitions:
-                metrics.TRANSITIONS.labels(transition.to_segment).inc()
+                entered[transition.to_segment] += 1
+                if not logged:
+                    continue
                 log.info(
                     "segment_changed",
                     store_id=saved.state.store_id,
@@ -271,6 +341,8 @@ class Segmentation:
                     trigger_event_id=transition.trigger_event_id or None,
                     changed_at=transition.changed_at.isoformat(),
                 )
+        for segment, count in entered.items():
+            metrics.TRANSITIONS.labels(segment).inc(count)
 
     def _score(self, batch: _Batch) -> dict[str, Envelope]:
         """Each saved customer's scores, once per batch: the scores topic keeps the latest only."""
@@ -330,6 +402,15 @@ class Segmentation:
                 delay = min(delay * 2, self._retry_max_s)
 
 
+def _info_logged() -> bool:
+    """A line per transition costs even when the level filters it out (structlog's processors
+    run first), so a batch asks once."""
+    try:
+        return log.isEnabledFor(logging.INFO)
+    except AttributeError:  # structlog left unconfigured (tests): its default logger prints all
+        return True
+
+
 @dataclass
 class _Saved:
     """What a batch did to one customer: the latest state and due time, every transition."""
@@ -347,24 +428,36 @@ class _Batch:
     def __init__(self, states: CustomerStates, scorer: Scorer | None = None) -> None:
         self._states = states
         self._scorer = scorer
-        # (id of the order records, time) -> (those records, card): the records are held, so
-        # their id cannot be reused by another tuple while the batch lasts.
-        self._cards: dict[tuple[int, datetime], tuple[object, ScoreCard | None]] = {}
+        self._cards: dict[tuple, ScoreCard | None] = {}  # by scorecard.card_key
         self._current: dict[str, CustomerState | None] = {}
         self.saved: dict[str, _Saved] = {}
         self.unchanged_states: dict[str, CustomerState] = {}
         self.dead: list[tuple[SourceRecord, str, str]] = []
         self.transitions: list[SegmentTransition] = []
+        self.processed: Counter[str] = Counter()  # events applied, by type
 
     def card(self, state: CustomerState, at: datetime) -> ScoreCard | None:
         assert self._scorer is not None
-        records = state.order_records
-        cached = self._cards.get((id(records), at))
-        if cached is not None and cached[0] is records:
-            return cached[1]
-        card = self._scorer(state, at)
-        self._cards[id(records), at] = (records, card)
-        return card
+        key = card_key(state, at)
+        if key not in self._cards:
+            self._cards[key] = self._scorer(state, at)
+        return self._cards[key]
+
+    def score_ahead(self, asked: Sequence[tuple[CustomerState, datetime]], score_many: BulkScorer) -> None:
+        """Cards for every (state, time) in `asked` not yet known, in one call."""
+        todo: dict[tuple, tuple[CustomerState, datetime]] = {}
+        for state, at in asked:
+            key = card_key(state, at)
+            if key not in self._cards:
+                todo.setdefault(key, (state, at))
+        if not todo:
+            return
+        try:
+            cards = score_many(list(todo.values()))
+        except Exception:  # noqa: BLE001 - each is scored alone then, and a failure is that message's
+            log.exception("bulk_scoring_failed", cards=len(todo))
+            return
+        self._cards.update(zip(todo, cards, strict=True))
 
     def state(self, key: str) -> CustomerState | None:
         if key not in self._current:

@@ -51,9 +51,10 @@ class Transactions:
     def n_customers(self) -> int:
         return int(self.customer.max()) + 1 if len(self.customer) else 0
 
-    def before(self, now: float) -> Transactions:
-        """Transactions on or before `now` (the calibration view at `now`)."""
-        keep = self.day <= now
+    def before(self, now: float | FloatArray) -> Transactions:
+        """Transactions on or before `now` (the calibration view at `now`); `now` may also be
+        an array with one time per customer index."""
+        keep = self.day <= (now if np.ndim(now) == 0 else np.asarray(now, dtype=np.float64)[self.customer])
         return Transactions(self.customer[keep], self.day[keep], self.amount[keep])
 
     def between(self, start: float, end: float) -> Transactions:
@@ -71,6 +72,8 @@ class Transactions:
 @dataclass(frozen=True)
 class Summary:
     """Each customer's history at `now`, in weeks; only customers with at least one purchase.
+    `now` is one time for every row, or an array with each row's own time (a batch of customers
+    scored each at the time of their event).
 
     `index` maps rows back to the customer indices of the `Transactions`.
     - `x`: repeat transactions (transactions after the first), the BG/NBD frequency
@@ -82,7 +85,7 @@ class Summary:
     - `last_gap`: weeks between the last two transactions (NaN for one-time buyers)
     """
 
-    now: float
+    now: float | FloatArray
     index: IntArray
     x: FloatArray
     t_x: FloatArray
@@ -111,7 +114,7 @@ class Summary:
     def take(self, rows: ArrayLike) -> Summary:
         r = np.asarray(rows)
         return Summary(
-            now=self.now,
+            now=self.now if np.ndim(self.now) == 0 else self.now[r],
             index=self.index[r],
             x=self.x[r],
             t_x=self.t_x[r],
@@ -123,8 +126,9 @@ class Summary:
         )
 
 
-def summarise(tx: Transactions, now: float, n_customers: int | None = None) -> Summary:
-    """Summaries at `now` of every customer with a transaction on or before `now`."""
+def summarise(tx: Transactions, now: float | ArrayLike, n_customers: int | None = None) -> Summary:
+    """Summaries at `now` of every customer with a transaction on or before `now`; `now` may
+    be an array of one time per customer index (the summary's `now` is then per row)."""
     n = tx.n_customers if n_customers is None else n_customers
     cal = tx.before(now)
     c, d, a = cal.customer, cal.day, cal.amount  # sorted by (customer, day)
@@ -133,19 +137,21 @@ def summarise(tx: Transactions, now: float, n_customers: int | None = None) -> S
     has = orders > 0
     if not has.any():
         empty = np.zeros(0)
-        return Summary(float(now), np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty, empty, empty)
+        at = float(now) if np.ndim(now) == 0 else empty
+        return Summary(at, np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty, empty, empty)
     starts = np.concatenate(([0], np.cumsum(orders[has]).astype(np.int64)[:-1]))
     ends = starts + orders[has].astype(np.int64) - 1
     first = d[starts]
     last = d[ends]
     first_amount = a[starts]
     prev = np.where(ends > starts, d[np.maximum(ends - 1, 0)], np.nan)
+    now = float(now) if np.ndim(now) == 0 else np.asarray(now, dtype=np.float64)[has]
     o = orders[has]
     x = o - 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         repeat_mean = np.where(x > 0, (revenue[has] - first_amount) / np.maximum(x, 1.0), 0.0)
     return Summary(
-        now=float(now),
+        now=now,
         index=np.flatnonzero(has).astype(np.int64),
         x=x,
         t_x=(last - first) / WEEK,

@@ -140,7 +140,7 @@ class Scores:
     transactions' scale; `lapse_horizon_days` says which horizon `lapse_score` is for."""
 
     index: np.ndarray
-    now: float
+    now: float | FloatArray  # per row when the summary's is
     lapse_horizon_days: float
     recency_score: np.ndarray
     frequency_score: np.ndarray
@@ -160,7 +160,7 @@ class Scores:
 
     def row(self, i: int) -> CustomerScores:
         return CustomerScores(
-            now=self.now,
+            now=float(self.now if np.ndim(self.now) == 0 else self.now[i]),
             lapse_horizon_days=self.lapse_horizon_days,
             recency_score=int(self.recency_score[i]),
             frequency_score=int(self.frequency_score[i]),
