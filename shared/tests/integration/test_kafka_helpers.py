@@ -111,3 +111,37 @@ async def test_publishing_to_an_unreachable_broker_fails_within_the_timeout() ->
     publisher = EventPublisher("127.0.0.1:1", timeout_s=1)
     with pytest.raises(Exception):
         await asyncio.wait_for(publisher.start(), 5)
+
+
+async def test_by_key_handles_customers_side_by_side_and_each_ones_events_in_order(
+    kafka_bootstrap, topic_prefix
+) -> None:
+    publisher = EventPublisher(kafka_bootstrap, topic_prefix)
+    await publisher.start()
+    sent = [identified(f"c{i % 3}") for i in range(12)]  # four events for each of three customers
+    await publisher.publish_many(COMMERCE_EVENTS.name, sent)
+
+    seen: list[Envelope] = []
+    waiting = 0
+    most_waiting = 0
+    done = asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        nonlocal waiting, most_waiting
+        waiting += 1
+        most_waiting = max(most_waiting, waiting)
+        await asyncio.sleep(0.05)  # a provider call: the other customers' handlers go meanwhile
+        waiting -= 1
+        seen.append(envelope)
+        if len(seen) == len(sent):
+            done.set()
+
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap, prefix=topic_prefix, topics=[COMMERCE_EVENTS],
+        group_id=f"{topic_prefix}g", handler=handle, dead_letters=publisher, by_key=True,
+    )
+    await run_consumer_until(consumer, done)
+    await publisher.stop()
+    for customer in ("c0", "c1", "c2"):
+        assert [e.id for e in seen if e.customer_id == customer] == [e.id for e in sent if e.customer_id == customer]
+    assert 1 < most_waiting <= 3  # concurrent across customers, never two of one customer's at once

@@ -1,5 +1,9 @@
 """At-least-once consumption: offsets are committed only after the handler finished.
 
+With `by_key=True` a fetched batch is handled as one: records of different keys concurrently
+(so a handler's waits, such as a provider call, overlap), records of one key in their order,
+and every partition's offset committed once the whole batch is done.
+
 A message that cannot be parsed, or whose handler keeps failing, goes to the
 consumer's dead-letter topic with the error in its headers; it is never dropped.
 """
@@ -33,6 +37,8 @@ class EventConsumer:
         dead_letters: EventPublisher,
         attempts: int = 3,
         retry_delay_s: float = 0.5,
+        by_key: bool = False,
+        max_records: int = 200,
     ) -> None:
         self._specs = {spec.named(prefix): spec for spec in topics}
         self._bootstrap = bootstrap
@@ -42,6 +48,8 @@ class EventConsumer:
         self._dead_letters = dead_letters
         self._attempts = attempts
         self._retry_delay_s = retry_delay_s
+        self._by_key = by_key
+        self._max_records = max_records
         self._consumer = AIOKafkaConsumer(
             *self._specs,
             bootstrap_servers=bootstrap,
@@ -66,11 +74,31 @@ class EventConsumer:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+            if self._by_key and batches:
+                await self._process_by_key([r for records in batches.values() for r in records])
+                await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                continue
             for tp, records in batches.items():
                 for record in records:
                     await self._process(record)
                 await self._consumer.commit({tp: records[-1].offset + 1})
+
+    async def _process_by_key(self, records: list[ConsumerRecord]) -> None:
+        """One task per key, each taking its records in offset order. A task that fails cancels
+        the others (TaskGroup) and nothing is committed: the batch comes again."""
+        # Every topic is keyed store:customer: a customer's events of all topics share one task.
+        by_key: dict[bytes | None, list[ConsumerRecord]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+
+        async def in_order(same_key: list[ConsumerRecord]) -> None:
+            for record in same_key:
+                await self._process(record)
+
+        async with asyncio.TaskGroup() as group:
+            for same_key in by_key.values():
+                group.create_task(in_order(same_key))
 
     async def _process(self, record: ConsumerRecord) -> None:
         try:
