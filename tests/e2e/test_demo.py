@@ -40,5 +40,15 @@ def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_pa
     assert 0 < summary["customers_by_segment"].get("vip", 0) < 25 / 4, summary["customers_by_segment"]
     assert summary["segments"]["customers"] == 25
     print(f"\nsegments at the history's end: {summary['customers_by_segment']}")
-    assert summary["provider_events_fed_back"]["sendgrid delivered"] == len(purchases)
+    print(f"messages: {json.dumps(summary['messages_by_flow_and_channel'], indent=1)}")
+    print(f"broadcast: {summary['broadcast']}")
+    # the replay's lifecycle messages go out in the history's time: a campaign, and more than receipts
+    flows = summary["messages_by_flow_and_channel"]
+    # the campaign settles for everyone in its audience, sent or held back by the policy
+    assert summary["broadcast"]["outcomes"] == flows["broadcast"]
+    audience = int(summary["broadcast"]["said"].split(": ")[1].split(" customers")[0])
+    assert sum(flows["broadcast"].values()) == audience > 0, summary["broadcast"]
+    assert {o.split(" (")[0] for o in flows["broadcast"]} <= {"email sent", "email suppressed"}, flows["broadcast"]
+    assert sum(n for flow, outcomes in flows.items() if flow != "receipt" for o, n in outcomes.items() if "sent" in o) > 0
+    assert summary["provider_events_fed_back"]["sendgrid delivered"] >= len(purchases)
     assert json.loads((tmp_path / "summary.json").read_text())["store"] == "demo"

@@ -144,7 +144,9 @@ def test_the_command_names_the_wrong_field_and_exits_2(messenger_settings, tmp_p
     bad_segment = run("--content", str(good), "--segment", "whales")
     bad_content = run("--content", str(bad))
     naive_time = run("--content", str(good), "--at", "2026-12-01T10:00:00")
+    not_a_time = run("--content", str(good), "--at", "next tuesday")
 
     assert bad_segment.exit_code == 2 and "segments_any: unknown segments whales" in bad_segment.output
     assert bad_content.exit_code == 2 and "content.subject" in bad_content.output
     assert naive_time.exit_code == 2 and "at: give the time with its offset" in naive_time.output
+    assert not_a_time.exit_code == 2 and "at: not an ISO 8601 time" in not_a_time.output

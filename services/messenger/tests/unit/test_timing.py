@@ -214,3 +214,8 @@ def test_a_step_after_an_event_is_due_from_when_it_happened(happened: datetime, 
 def test_due_after_wants_aware_times() -> None:
     with pytest.raises(ValueError):
         due_after(datetime(2025, 3, 1, 12), WAIT, READ_AT)
+
+
+def test_on_event_time_a_step_is_never_too_late() -> None:
+    long_ago = READ_AT - timedelta(days=400)
+    assert due_after(long_ago, WAIT, READ_AT, late_limit=None) == READ_AT

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -18,6 +19,7 @@ from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
 from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons, SqlSendLedger, SqlSuppressions
 from boomerang.messenger.adapters.twilio import TwilioSms
 from boomerang.messenger.domain.flows import Channel
+from boomerang.messenger.domain.timing import LATE_LIMIT
 from boomerang.messenger.flows import FlowFiles
 from boomerang.messenger.migrations import upgrade
 from boomerang.messenger.service_layer.composing import Composer
@@ -37,6 +39,8 @@ from boomerang.shared.kafka import (
     EventPublisher,
     ensure_topics,
 )
+from boomerang.shared.clocks import EventTimeClock, utc_now
+from boomerang.shared.events import Envelope
 from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -46,8 +50,17 @@ STOP_GRACE_S = 10.0
 CONSUMED = (COMMERCE_EVENTS, CUSTOMER_SEGMENTS, FEEDBACK_EVENTS)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def _watching(clock: EventTimeClock, handle: Callable[[Envelope], Awaitable[None]]) -> Callable[[Envelope], Awaitable[None]]:
+    """The handler, telling the event-time clock each commerce event's time first. Only the
+    shop's events move it: feedback carries today's dates, and segment changes come from the
+    segmenter's own clock, which follows the same events."""
+
+    async def handle_and_watch(envelope: Envelope) -> None:
+        if envelope.type.startswith("commerce."):
+            clock.saw(envelope.time)
+        await handle(envelope)
+
+    return handle_and_watch
 
 
 @dataclass
@@ -137,11 +150,13 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         timeout,
         settings.twilio_status_callback_url,
     )
+    clock = EventTimeClock() if settings.clock == "event-time" else utc_now
+    late_limit = None if isinstance(clock, EventTimeClock) else LATE_LIMIT
     delivery = Delivery(
         ledger,
         {Channel.EMAIL: email, Channel.SMS: sms},
         KafkaOutcomes(publisher),
-        utc_now,
+        clock,
         RetryPolicy(settings.send_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds),
         timedelta(seconds=settings.reconcile_clock_skew_seconds),
     )
@@ -150,28 +165,38 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
     flow_files.check()  # a broken store file stops the start, naming the file and field
     contacts = SqlContacts(engine)
     # VIP milestones, replenishment (on orders) and birthdays, anniversaries (the calendar).
+    segment_members = SqlSegmentMembers(engine)
     lifecycle = LifecycleTriggers(
-        SqlCustomerOrders(engine), delivery, ledger.get, flow_files, contacts, settings.store, utc_now
+        SqlCustomerOrders(engine),
+        delivery,
+        ledger.get,
+        flow_files,
+        contacts,
+        settings.store,
+        clock,
+        segment_members=segment_members,
+        late_limit=late_limit,
     )
     messenger = Messenger(
         contacts,
         delivery,
         composer,
-        utc_now,
+        clock,
         suppressions=SqlSuppressions(engine),
         coupons=SqlCoupons(engine),
         flow_files=flow_files,
         recommendations=SqlRecommendations(engine),
         lifecycle=lifecycle,
-        segment_members=SqlSegmentMembers(engine),
+        segment_members=segment_members,
         campaigns=SqlCampaigns(engine),
+        late_limit=late_limit,
     )
     consumer = EventConsumer(
         bootstrap=common.kafka_bootstrap,
         prefix=common.topic_prefix,
         topics=list(CONSUMED),
         group_id=settings.group_id,
-        handler=messenger.handle,
+        handler=_watching(clock, messenger.handle) if isinstance(clock, EventTimeClock) else messenger.handle,
         dead_letters=publisher,
         # A fetched batch at once: different customers side by side, one customer's events in order.
         by_key=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
@@ -84,6 +85,9 @@ class MessengerSettings(ServiceSettings):
     scheduler_lease_seconds: float = 300.0
     # How often the date flows' calendar is read (birthdays, anniversaries due within a day).
     date_sweep_interval_seconds: float = 3600.0
+    # "event-time": `now` is the latest time among the commerce events read (a replay of old
+    # history, as the demo runs it; boomerang.shared.clocks); "wall": the real clock.
+    clock: Literal["wall", "event-time"] = "wall"
 
     def store(self, store_id: str) -> StoreProfile:
         own = self.stores.get(store_id) or StoreSettings()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -21,11 +22,12 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from boomerang.devstack.history import Purchase, load_purchases, phone_for, replay_calls
-from boomerang.devstack.stack import Stack
+from boomerang.devstack.stack import Stack, console_script
 from boomerang.shared.events import Envelope
 from boomerang.shared.kafka import FEEDBACK_EVENTS, TopicSpec
 
 BATCH_SIZE = 200
+HERE = Path(__file__).parent
 # The services as the demo runs them. The segmenter: event time (adapters/clocks.py in the
 # segmenter), a sweep every second and a model refit every 5 s, so the sizes settle within
 # seconds of the replay.
@@ -35,7 +37,18 @@ DEMO_SETTINGS = {
         "BOOMERANG_SEGMENTER_SWEEP_INTERVAL_S": "1",
         "BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "5",
     },
+    # The messenger on event time too (boomerang.shared.clocks): a win-back's reminder five
+    # days later, a feedback request a week after the order, a birthday at 09:00 go out when
+    # the replay reaches that time, under caps and windows counted in the history's time.
+    # The scheduler and the calendar are read often: a replayed day passes in a fraction of
+    # a second.
+    "messenger": {
+        "BOOMERANG_MESSENGER_CLOCK": "event-time",
+        "BOOMERANG_MESSENGER_SCHEDULER_INTERVAL_SECONDS": "0.2",
+        "BOOMERANG_MESSENGER_DATE_SWEEP_INTERVAL_SECONDS": "0.2",
+    },
 }
+CAMPAIGN = "summer-1998"
 
 
 @dataclass
@@ -156,6 +169,24 @@ def wait_for_ledger_duplicates(stack: Stack, expected: int, timeout: float = 120
     return seen
 
 
+def broadcast(stack: Stack, at: datetime, timeout: float = 60) -> dict:
+    """The operator's campaign to the active, reactivated and VIP customers, through the
+    messenger's `broadcast` command, at the replay's last moment; waits until it has settled."""
+    command = [
+        *(console_script("boomerang-messenger"), "broadcast", "--store", stack.config.store_id, "--campaign", CAMPAIGN),
+        *("--content", str(HERE / "demo_campaign.yaml"), "--at", at.isoformat()),
+    ]
+    done = subprocess.run(command, env=stack.env("messenger"), capture_output=True, text=True, check=True)
+    deadline = time.monotonic() + timeout
+    settled: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        settled = by_flow_and_channel(messenger_stats(stack)).get("broadcast", {})
+        if settled and not any(outcome.split(" ")[1] in ("delayed", "pending") for outcome in settled):
+            break
+        time.sleep(0.5)
+    return {"campaign": CAMPAIGN, "said": done.stdout.strip(), "outcomes": settled}
+
+
 def reimported(calls: list[dict]) -> list[dict]:
     """The same history re-sent with fresh messageIds, as a shop re-importing its orders would."""
     return [{**call, "messageId": f"{call['messageId']}-reimport"} for call in calls]
@@ -179,6 +210,7 @@ def run_demo(stack: Stack, summary_path: Path, purchases: list[Purchase] | None 
     customers = len({p.customer for p in purchases})
     history_end = max(p.day for p in purchases).replace(hour=23, minute=59, second=59)
     sizes = wait_for_segments(stack, customers, as_of=history_end)
+    campaign = broadcast(stack, at=max(p.day for p in purchases))
     feedback = asyncio.run(read_topic(stack.bootstrap, FEEDBACK_EVENTS, stack.config.topic_prefix))
     stats = messenger_stats(stack)
     summary = {
@@ -194,6 +226,7 @@ def run_demo(stack: Stack, summary_path: Path, purchases: list[Purchase] | None 
         # From the segmenter's query API: lifecycle stages (one each) and value tiers (one each).
         "customers_by_segment": {**sizes.get("lifecycle", {}), **sizes.get("value", {})},
         "segments": {key: sizes.get(key) for key in ("customers", "lifecycle", "value", "movement", "as_of")},
+        "broadcast": campaign,
         "messages_by_flow_and_channel": by_flow_and_channel(stats),
         "outbox": {
             "expected": expected,

@@ -66,7 +66,9 @@ def load_purchases(path: Path = DEMO_HISTORY) -> list[Purchase]:
         purchases.append(
             Purchase(
                 customer=int(cust),
-                day=datetime.strptime(day, "%Y%m%d").replace(hour=12, tzinfo=timezone.utc),
+                # CDNOW has days only: noon in New York, where the demo's customers live, so the
+                # event-time clock of a replay stands inside every flow's send window at its end.
+                day=datetime.strptime(day, "%Y%m%d").replace(hour=17, tzinfo=timezone.utc),
                 cds=int(cds),
                 value=Decimal(value),
                 seq=seq,

@@ -165,7 +165,7 @@ class Stack:
             return pid
         log = open(self.root / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            [_script(COMMANDS[name][0]), *COMMANDS[name][1:]],
+            [console_script(COMMANDS[name][0]), *COMMANDS[name][1:]],
             env=self.env(name),
             cwd=self.root,
             stdout=log,
@@ -236,7 +236,7 @@ class Stack:
         if self._private_key.exists() and self._public_key.exists():
             return
         subprocess.run(
-            [_script("boomerang-sandbox"), "keygen", "--private-key", str(self._private_key),
+            [console_script("boomerang-sandbox"), "keygen", "--private-key", str(self._private_key),
              "--public-key", str(self._public_key)],
             check=True, capture_output=True,
         )
@@ -245,14 +245,14 @@ class Stack:
         """Create the demo store with a known write key; a second `up` finds it already there."""
         c = self.config
         result = subprocess.run(
-            [_script("boomerang-ingest"), "stores", "create", c.store_id, "--write-key", c.write_key],
+            [console_script("boomerang-ingest"), "stores", "create", c.store_id, "--write-key", c.write_key],
             env=self.env("ingest"), cwd=self.root, capture_output=True, text=True,
         )
         if result.returncode != 0 and "exists" not in (result.stdout + result.stderr):
             raise StackError(f"could not register store {c.store_id}: {result.stderr or result.stdout}")
 
 
-def _script(name: str) -> str:
+def console_script(name: str) -> str:
     """Console scripts live beside the running interpreter in the project's venv."""
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name

@@ -49,6 +49,8 @@ class TemplateRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # The templates ship with the package: compiled once, never stat()ed again per message.
+            auto_reload=False,
         )
         self._env.filters["utm"] = _utm
         self._env.filters["words"] = _words

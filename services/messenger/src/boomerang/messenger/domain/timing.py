@@ -112,15 +112,22 @@ def _require_aware(moment: datetime) -> None:
 # A step due this long ago is not sent: a "you left something in your cart" a day late reads as
 # a mistake. It happens when the messenger reads a backlog (an outage) or a replay of old history.
 LATE_LIMIT = timedelta(days=1)
+TOO_LATE = "too_late"  # the suppression reason of such a step
 
 
-def due_after(happened_at: datetime, wait: timedelta, now: datetime, late_limit: timedelta = LATE_LIMIT) -> datetime | None:
+
+
+def due_after(
+    happened_at: datetime, wait: timedelta, now: datetime, late_limit: timedelta | None = LATE_LIMIT
+) -> datetime | None:
     """When a step `wait` after an event is due, counted from the event, not from when the
     messenger read it (a backlog does not push every reminder back); `now` if that has passed,
-    None if it passed more than `late_limit` ago. An event stamped in the future counts from now."""
+    None if it passed more than `late_limit` ago (no limit: None, for a replay on event time,
+    where one partition's events can be read months of history behind another's). An event
+    stamped in the future counts from now."""
     _require_aware(happened_at)
     _require_aware(now)
     due = min(happened_at, now) + wait
-    if due < now - late_limit:
+    if late_limit is not None and due < now - late_limit:
         return None
     return max(due, now)

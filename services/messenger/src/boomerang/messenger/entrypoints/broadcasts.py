@@ -36,6 +36,18 @@ def read_campaign(path: Path) -> Campaign:
         raise InvalidBroadcast(f"{path.name}: {message}", field=f"content.{field}") from None
 
 
+def moment(text: str) -> datetime:
+    """`--at`: an ISO 8601 time with its offset; a time without one would be read in whatever
+    zone the operator's shell is in."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidBroadcast(f"not an ISO 8601 time: {text!r}", field="at") from None
+    if at.tzinfo is None:
+        raise InvalidBroadcast("give the time with its offset, e.g. 2026-12-01T10:00:00+01:00", field="at")
+    return at
+
+
 def start(
     settings: MessengerSettings,
     store_id: str,
@@ -47,8 +59,6 @@ def start(
     send_at: datetime,
     now: datetime,
 ) -> BroadcastStarted:
-    if send_at.tzinfo is None:
-        raise InvalidBroadcast("give the time with its offset, e.g. 2026-12-01T10:00:00+01:00", field="at")
     broadcast = Broadcast(store_id, campaign_id, flow, read_campaign(content), send_at, segments_any, segments_none)
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

@@ -78,14 +78,15 @@ def broadcast(
     segment: list[str] = typer.Option([], help="send to customers in this segment (repeat); default: the flow's audience"),
     exclude: list[str] = typer.Option([], help="leave out customers in this segment (repeat)"),
     flow: str = typer.Option("broadcast", help="a flow with trigger kind: broadcast"),
-    at: datetime | None = typer.Option(None, help="when it may go out (ISO 8601 with offset); default: now"),
+    at: str | None = typer.Option(None, help="when it may go out, ISO 8601 with offset (2026-12-01T10:00:00+01:00); default: now"),
 ) -> None:
     """Send a campaign to a segment through the flows' policy (consent, caps, quiet hours, holdout)."""
     now = datetime.now(UTC)
     try:
         started = broadcasts.start(
-            MessengerSettings(), store, campaign, content, flow, tuple(segment) or None, tuple(exclude) or None, at or now, now
-        )
+            MessengerSettings(), store, campaign, content, flow, tuple(segment) or None, tuple(exclude) or None,
+            broadcasts.moment(at) if at else now, now,
+        )  # fmt: skip
     except (BoomerangError, ValueError) as exc:
         typer.echo(f"error: {broadcasts.describe(exc)}", err=True)
         raise typer.Exit(2) from None

@@ -55,7 +55,7 @@ from boomerang.messenger.domain.sending import (
     decide_send,
 )
 from boomerang.messenger.domain.suppressions import change_for
-from boomerang.messenger.domain.timing import due_after
+from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, due_after
 from boomerang.messenger.flows import default_flows
 from boomerang.messenger.service_layer import coupons as coupon_service
 from boomerang.messenger.service_layer.composing import Composer, Draft
@@ -83,7 +83,6 @@ from boomerang.shared.logs import get_logger
 log = get_logger(__name__)
 FLOW_DELAY = "flow_delay"  # a Delay reason of our own: the flow or step says "later"
 EXITED = "exited"  # a flow's exit condition happened before its delayed step went out
-TOO_LATE = "too_late"  # a time-after-event step whose moment passed long ago (domain.timing.due_after)
 # A delayed step the scheduler cannot send any more: its flow or step is gone or switched off,
 # or its content needs the trigger event, which the ledger does not keep (the receipt).
 NOT_SCHEDULABLE = "not_schedulable"
@@ -116,6 +115,7 @@ class Messenger:
         segment_members: SegmentMembers | None = None,
         campaigns: Campaigns | None = None,
         lifecycle: LifecycleTriggers | None = None,  # milestones, replenishment, date flows
+        late_limit: timedelta | None = LATE_LIMIT,  # None on event time (see domain.timing.due_after)
     ) -> None:
         self._contacts = contacts
         self._delivery = delivery
@@ -130,6 +130,7 @@ class Messenger:
         self._segment_members = segment_members
         self._campaigns = campaigns
         self._lifecycle = lifecycle
+        self._late_limit = late_limit
 
     async def handle(self, envelope: Envelope) -> None:
         metrics.EVENTS.labels(envelope.type).inc()
@@ -357,7 +358,7 @@ class Messenger:
         entry = LedgerEntry.open(opened, name, step.channels[0], now, flow.purpose, flow.priority)
         if (recalled := self._delivery.recall(entry.key)) is not None:
             return recalled
-        due = due_after(envelope.time, trigger.after + flow.delay + step.delay, now)
+        due = due_after(envelope.time, trigger.after + flow.delay + step.delay, now, self._late_limit)
         if due is None:
             return await self._delivery.suppress(entry, TOO_LATE)
         entry = replace(entry, trigger_data=envelope.to_bytes().decode())

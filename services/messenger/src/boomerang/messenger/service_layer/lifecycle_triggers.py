@@ -43,7 +43,7 @@ from boomerang.messenger.domain.messages import LedgerEntry, Trigger
 from boomerang.messenger.domain.milestones import OrderFact, milestone_of, milestones_crossed
 from boomerang.messenger.domain.replenishment import Purchase, instance_for, is_latest, reminder_due
 from boomerang.messenger.domain.stores import StoreProfile
-from boomerang.messenger.domain.timing import due_after, zone_for
+from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, due_after, zone_for
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.ports import Contacts, SegmentMembers
 from boomerang.shared.events import (
@@ -59,7 +59,6 @@ from boomerang.shared.logs import get_logger
 log = get_logger(__name__)
 # The same reason codes as service_layer.handlers (which imports this module).
 FLOW_DELAY = "flow_delay"
-TOO_LATE = "too_late"
 # Events the handlers parse for these flows only: a refund or a cancellation lowers the
 # customer's net spend.
 LIFECYCLE_EVENTS = (OrderRefunded.event_type, OrderCancelled.event_type)
@@ -110,6 +109,7 @@ class LifecycleTriggers:
         stores: Callable[[str], StoreProfile],
         clock: Callable[[], datetime],
         segment_members: SegmentMembers | None = None,
+        late_limit: timedelta | None = LATE_LIMIT,
     ) -> None:
         self._orders = orders
         self._delivery = delivery
@@ -119,6 +119,7 @@ class LifecycleTriggers:
         self._stores = stores
         self._clock = clock
         self._segment_members = segment_members
+        self._late_limit = late_limit
 
     @staticmethod
     def runs(flow: FlowDefinition) -> bool:
@@ -148,7 +149,7 @@ class LifecycleTriggers:
         for flow in flows:
             if isinstance(flow.trigger, MilestoneTrigger):
                 for instance in milestones_crossed(flow.trigger, record.orders, order.order_id):
-                    due = due_after(order.placed_at, _wait(flow), self._clock())
+                    due = due_after(order.placed_at, _wait(flow), self._clock(), self._late_limit)
                     written.append(await self._write(flow, envelope, instance, due, record.orders))
             elif isinstance(flow.trigger, ReplenishmentTrigger):
                 written += await self._replenishment(flow, flow.trigger, envelope, order, record)
@@ -171,7 +172,7 @@ class LifecycleTriggers:
             if due is None:
                 continue
             last = max(p.placed_at for p in purchases)
-            when = due_after(last, due - last + _wait(flow), self._clock())
+            when = due_after(last, due - last + _wait(flow), self._clock(), self._late_limit)
             instance = instance_for(product_id, order.order_id)
             written.append(await self._write(flow, envelope, instance, when, record.orders))
         return written
