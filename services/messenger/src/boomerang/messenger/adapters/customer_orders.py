@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Date, DateTime, Index, and_, bindparam, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
 from boomerang.messenger.adapters.recommendations import InterestRow, ProductRow, PurchaseRow, _to_product
+from boomerang.messenger.adapters.sql import insert_for
 from boomerang.messenger.domain.customer_dates import BIRTHDAY, FIRST_PURCHASE, CustomerDate, month_day
 from boomerang.messenger.domain.milestones import OrderFact
 from boomerang.messenger.domain.featured import Discoveries
@@ -104,7 +104,7 @@ _CANDIDATES = 30
 class SqlCustomerOrders:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine.dialect.name)
         self._statements = _statements()
 
     # --- writing ----------------------------------------------------------------------------------
