@@ -65,3 +65,15 @@ def test_the_birthday_is_kept_and_a_later_identify_without_one_does_not_forget_i
 
     assert first.birthday == date(1990, 2, 28)
     assert later.birthday == date(1990, 2, 28) and later.first_name == "Ada"
+
+
+def test_the_preferred_channel_trait_is_kept_in_plain_words_and_nonsense_is_not() -> None:
+    def told(value: object) -> str | None:
+        event = CustomerIdentified(email="ada@example.com", traits={"preferred_channel": value})
+        return identify(None, "s1", "c1", event).preferred_channel
+
+    assert [told(v) for v in ("SMS", " text ", "email", "E-mail", "push", 3, None)] == [
+        "sms", "sms", "email", "email", None, None, None,
+    ]  # fmt: skip
+    kept = identify(Contact("s1", "c1", preferred_channel="sms"), "s1", "c1", CustomerIdentified(first_name="Ada"))
+    assert kept.preferred_channel == "sms"  # a later identify without it does not forget it

@@ -182,6 +182,18 @@ def test_the_customers_preferred_channel_comes_first_when_the_step_offers_it() -
     assert decided(request((EMAIL, SMS)), unreachable) == Send(EMAIL, ADA_EMAIL, NOON)
 
 
+def test_the_contact_cards_preference_reaches_the_decision() -> None:
+    card = Contact(
+        "acme", REACHABLE.customer_id, email=ADA_EMAIL, phone=ADA_PHONE, email_consent=True, sms_consent=True,
+        timezone="Europe/Berlin", preferred_channel="sms",
+    )  # fmt: skip
+    recipient = Recipient.of(card, store_id="acme", customer_id=card.customer_id)
+    assert recipient.preferred_channel is SMS
+    assert decided(request((EMAIL, SMS)), recipient) == Send(SMS, ADA_PHONE, NOON)
+    no_preference = Recipient.of(replace(card, preferred_channel=None), store_id="acme", customer_id=card.customer_id)
+    assert decided(request((EMAIL, SMS)), no_preference) == Send(EMAIL, ADA_EMAIL, NOON)
+
+
 def test_with_no_usable_channel_the_most_definite_reason_is_reported_with_all_of_them() -> None:
     unsubscribed = SuppressionList().apply(Change(EMAIL, Block.UNSUBSCRIBED, NOON))
     who = replace(REACHABLE, sms_consent=None, suppressions=unsubscribed)

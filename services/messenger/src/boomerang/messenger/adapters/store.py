@@ -38,6 +38,7 @@ class ContactRow(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     first_name: str | None = None
     birthday: date | None = Field(default=None, sa_type=Date)  # 0006
+    preferred_channel: str | None = Field(default=None, max_length=8)  # 0008
 
 
 def _moment(**kw) -> object:

@@ -25,6 +25,9 @@ class Contact:
     timezone: str | None = None
     first_name: str | None = None
     birthday: date | None = None  # the birthday flow's day (29 February: 28 February in common years)
+    # "email" or "sms": the channel the customer asked to hear from us on, tried first where a
+    # step offers it (trait `preferred_channel`); the others remain the fallback.
+    preferred_channel: str | None = None
 
 
 def identify(current: Contact | None, store_id: str, customer_id: str, event: CustomerIdentified) -> Contact:
@@ -43,8 +46,22 @@ def identify(current: Contact | None, store_id: str, customer_id: str, event: Cu
         "timezone": normalize_timezone(event.timezone),
         "first_name": (event.first_name or "").strip() or None,
         "birthday": event.birthday,
+        "preferred_channel": normalize_channel(event.traits.get("preferred_channel")),
     }
     return replace(base, **{k: v for k, v in told.items() if v is not None})
+
+
+CHANNELS = ("email", "sms")
+_CHANNEL_WORDS = {"text": "sms", "texts": "sms", "mail": "email", "e-mail": "email"}
+
+
+def normalize_channel(value: object) -> str | None:
+    """A trait's channel as "email" or "sms"; anything else (push, a typo) is not a preference."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip().casefold()
+    word = _CHANNEL_WORDS.get(word, word)
+    return word if word in CHANNELS else None
 
 
 def normalize_email(value: str | None) -> str | None:

@@ -118,7 +118,7 @@ class Recipient:
             email_consent=contact.email_consent if contact else None,
             sms_consent=contact.sms_consent if contact else None,
             timezone=contact.timezone if contact else None,
-            preferred_channel=preferred_channel,
+            preferred_channel=preferred_channel or _preference_of(contact),
             suppressions=suppressions,
         )
 
@@ -267,3 +267,7 @@ def frequency_cap(
         policy.caps, history, key=request.key, channel=channel, priority=request.priority, at=now
     )
     return None if breach is None else Suppress(FREQUENCY_CAP, breach.detail(), channel)
+
+
+def _preference_of(contact: Contact | None) -> Channel | None:
+    return Channel(contact.preferred_channel) if contact and contact.preferred_channel else None
