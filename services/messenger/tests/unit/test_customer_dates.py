@@ -100,3 +100,15 @@ def test_an_anniversary_in_the_furthest_zones_is_among_the_month_days_read_until
 def test_month_day_and_years() -> None:
     assert month_day(date(1990, 2, 3)) == "02-03"
     assert years_since(date(2023, 6, 1), datetime(2026, 6, 1, 9, tzinfo=UTC), ZoneInfo("UTC")) == 3
+
+
+def test_a_longer_lookback_finds_what_a_fast_replay_ran_past_but_never_a_year_back() -> None:
+    stored = birthday(date(1990, 5, 14))
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert occasion_due(stored, NINE, BERLIN, now) is None
+    assert occasion_due(stored, NINE, BERLIN, now, lookback=timedelta(days=20)) == ("2026", datetime(2026, 5, 14, 7, tzinfo=UTC))
+    assert len(month_days_near(now, lookback=timedelta(days=20))) == 24
+    assert 360 < len(month_days_near(now, lookback=timedelta(days=5000))) < 366  # capped below a year
+    assert occasion_due(stored, NINE, BERLIN, datetime(2027, 5, 13, 12, tzinfo=UTC), lookback=timedelta(days=5000)) == (
+        "2027", datetime(2027, 5, 14, 7, tzinfo=UTC),
+    )  # fmt: skip

@@ -88,7 +88,7 @@ class Flows:
 
 
 class World:
-    def __init__(self, flows: Flows | None = None) -> None:
+    def __init__(self, flows: Flows | None = None, late_limit: timedelta | None = timedelta(days=1)) -> None:
         self.now = NOW
         self.ledger = FakeLedger()
         self.outcomes = FakeOutcomes()
@@ -100,6 +100,7 @@ class World:
             lambda store: StoreProfile(store, "Shop", "https://shop.example", "help@shop.example",
                                        default_timezone="Europe/Berlin"),
             lambda: self.now,
+            late_limit=late_limit,
         )  # fmt: skip
 
     async def order(self, order_id: str, placed_at: datetime, *products: str, total: str = "100") -> None:
@@ -175,6 +176,21 @@ async def test_the_sweep_writes_a_birthday_in_the_stores_zone_once_and_skips_the
     (delayed,) = world2.rows("birthday")
     assert delayed.state is State.DELAYED and delayed.channel is Channel.EMAIL
     assert delayed.due_at == datetime(2026, 3, 3, 8, tzinfo=UTC)  # 09:00 in the store's Berlin
+
+
+async def test_on_event_time_a_sweep_looks_back_to_the_last_one_so_a_fast_replay_misses_no_birthday() -> None:
+    replay, wall = World(late_limit=None), World()
+    for world in (replay, wall):
+        await world.handle(CustomerIdentified(birthday=date(1990, 3, 10)), "id-1")
+        world.now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+        assert await world.lifecycle.sweep() == 0  # nine days early
+        world.now = datetime(2026, 3, 20, 12, tzinfo=UTC)  # the replay ran past the day meanwhile
+
+    assert (await replay.lifecycle.sweep(), await wall.lifecycle.sweep()) == (1, 0)
+    (entry,) = replay.rows("birthday")
+    assert (entry.trigger_id, entry.due_at) == ("2026", datetime(2026, 3, 10, 8, tzinfo=UTC))  # sent at once
+    replay.now = datetime(2027, 3, 1, 12, tzinfo=UTC)
+    assert await replay.lifecycle.sweep() == 0  # a year on: next year's is not due yet, this year's is written
 
 
 class NothingDue:

@@ -19,6 +19,8 @@ BIRTHDAY = "birthday"
 FIRST_PURCHASE = "first_purchase"  # the names `DateTrigger.date` uses
 # How far ahead the sweep writes occasions: more than its interval, so none falls between runs.
 LOOKAHEAD = timedelta(days=1)
+# The most a sweep looks back: less than a year, so one occasion is never found twice.
+MAX_LOOKBACK = timedelta(days=360)
 # A first order's day is stored as its UTC day, and an occasion's due moment falls on a UTC
 # day; in any zone the two are at most one day apart: one day of margin on each side.
 _ZONE_MARGIN = timedelta(days=1)
@@ -41,10 +43,10 @@ def month_day(day: date) -> str:
     return f"{day.month:02d}-{day.day:02d}"
 
 
-def month_days_near(now: datetime, lookahead: timedelta = LOOKAHEAD) -> list[str]:
-    """The stored month-days an occasion due between a day ago and `lookahead` from now can have,
-    in any time zone; 29 February rides along with 28 February in common years."""
-    first = (now - LATE_LIMIT - _ZONE_MARGIN).astimezone(UTC).date()
+def month_days_near(now: datetime, lookahead: timedelta = LOOKAHEAD, lookback: timedelta = LATE_LIMIT) -> list[str]:
+    """The stored month-days an occasion due between `lookback` ago and `lookahead` from now can
+    have, in any time zone; 29 February rides along with 28 February in common years."""
+    first = (now - min(lookback, MAX_LOOKBACK) - _ZONE_MARGIN).astimezone(UTC).date()
     last = (now + lookahead + _ZONE_MARGIN).astimezone(UTC).date()
     found: list[str] = []
     day = first
@@ -64,13 +66,18 @@ def anchor_of(stored: CustomerDate, zone: ZoneInfo) -> date:
 
 
 def occasion_due(
-    stored: CustomerDate, at: time, zone: ZoneInfo, now: datetime, lookahead: timedelta = LOOKAHEAD
+    stored: CustomerDate,
+    at: time,
+    zone: ZoneInfo,
+    now: datetime,
+    lookahead: timedelta = LOOKAHEAD,
+    lookback: timedelta = LATE_LIMIT,
 ) -> tuple[str, datetime] | None:
-    """(trigger instance, due moment in UTC) of the occasion due from a day ago (`LATE_LIMIT`, a
-    sweep that was down catches up) to `lookahead` from now; None if there is none. A first
-    order's anniversary starts the year after it."""
+    """(trigger instance, due moment in UTC) of the occasion due from `lookback` ago (a day: a
+    sweep that was down catches up; on event time, since the last sweep) to `lookahead` from now;
+    None if there is none. A first order's anniversary starts the year after it."""
     anchor = anchor_of(stored, zone)
-    due = next_anniversary(anchor, now - LATE_LIMIT, zone, at)
+    due = next_anniversary(anchor, now - min(lookback, MAX_LOOKBACK), zone, at)
     year = due.astimezone(zone).year
     if stored.occasion == FIRST_PURCHASE and year <= anchor.year:
         due = next_anniversary(anchor, due, zone, at)  # the first order's own day is no anniversary

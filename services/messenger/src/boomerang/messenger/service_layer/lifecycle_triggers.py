@@ -44,6 +44,7 @@ from boomerang.messenger.domain.milestones import OrderFact, milestone_of, miles
 from boomerang.messenger.domain.replenishment import Purchase, instance_for, is_latest, reminder_due
 from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, due_after, zone_for
+from boomerang.shared.clocks import BEFORE_ANY_EVENT
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.ports import Contacts, SegmentMembers
 from boomerang.shared.events import (
@@ -120,6 +121,7 @@ class LifecycleTriggers:
         self._clock = clock
         self._segment_members = segment_members
         self._late_limit = late_limit
+        self._swept_at: datetime | None = None
 
     @staticmethod
     def runs(flow: FlowDefinition) -> bool:
@@ -183,8 +185,9 @@ class LifecycleTriggers:
         """Write the date flows' occasions due within the next day (or missed by less than one)
         as delayed steps; the number written. Reads only customers whose day is near."""
         now = self._clock()
+        lookback = self._lookback(now)
         written = []
-        for stored in self._orders.dates_on(month_days_near(now)):
+        for stored in self._orders.dates_on(month_days_near(now, lookback=lookback)):
             flows = [
                 flow
                 for flow in self._flow_files.for_store(stored.store_id).enabled
@@ -197,7 +200,7 @@ class LifecycleTriggers:
             zone = zone_for(contact.timezone if contact else None, store.default_timezone)
             for flow in flows:
                 assert isinstance(flow.trigger, DateTrigger)
-                found = occasion_due(stored, flow.trigger.at, zone, now)
+                found = occasion_due(stored, flow.trigger.at, zone, now, lookback=lookback)
                 if found is None:
                     continue
                 instance, due = found
@@ -206,9 +209,17 @@ class LifecycleTriggers:
                     continue  # written by an earlier sweep: no duplicate to count, nothing to do
                 written.append(await self._write(flow, origin, instance, due + _wait(flow)))
         await self._delivery.publish(written)
+        self._swept_at = now
         if written:
             log.info("date_flows_swept", written=len(written))
         return len(written)
+
+    def _lookback(self, now: datetime) -> timedelta:
+        """A day on the wall clock. On event time (no late limit) a replay passes days between two
+        sweeps, so a sweep looks back to the last one: no birthday the replay ran past is missed."""
+        if self._late_limit is not None or self._swept_at is None or self._swept_at <= BEFORE_ANY_EVENT:
+            return LATE_LIMIT
+        return max(LATE_LIMIT, now - self._swept_at)
 
     # --- content: what the scheduler's message shows -------------------------------------------------
 
