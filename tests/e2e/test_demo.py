@@ -50,5 +50,7 @@ def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_pa
     assert sum(flows["broadcast"].values()) == audience > 0, summary["broadcast"]
     assert {o.split(" (")[0] for o in flows["broadcast"]} <= {"email sent", "email suppressed"}, flows["broadcast"]
     assert sum(n for flow, outcomes in flows.items() if flow != "receipt" for o, n in outcomes.items() if "sent" in o) > 0
+    started = {"birthday", "purchase_anniversary", "feedback_request", "win_back", "replenishment", "broadcast"}
+    assert started <= set(flows), flows  # on the history's clock: the calendar, orders, segments, an operator
     assert summary["provider_events_fed_back"]["sendgrid delivered"] >= len(purchases)
     assert json.loads((tmp_path / "summary.json").read_text())["store"] == "demo"
