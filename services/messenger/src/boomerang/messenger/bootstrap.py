@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -160,7 +161,9 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         RetryPolicy(settings.send_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds),
         timedelta(seconds=settings.reconcile_clock_skew_seconds),
     )
-    composer = Composer(TemplateRenderer(), settings.store, settings.links, settings.unsubscribe_mailto)
+    # Settings do not change while the process runs: each store's profile is built once.
+    stores = functools.lru_cache(maxsize=1024)(settings.store)
+    composer = Composer(TemplateRenderer(), stores, settings.links, settings.unsubscribe_mailto)
     flow_files = FlowFiles(settings.flows_dir)
     flow_files.check()  # a broken store file stops the start, naming the file and field
     contacts = SqlContacts(engine)
@@ -172,7 +175,7 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         ledger.get,
         flow_files,
         contacts,
-        settings.store,
+        stores,
         clock,
         segment_members=segment_members,
         late_limit=late_limit,

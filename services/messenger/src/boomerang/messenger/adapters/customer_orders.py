@@ -15,12 +15,18 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Index, and_, bindparam, func, select, text
+from sqlalchemy import Date, DateTime, Index, bindparam, func, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
-from boomerang.messenger.adapters.recommendations import InterestRow, ProductRow, PurchaseRow, _to_product
-from boomerang.messenger.adapters.sql import insert_for
+from boomerang.messenger.adapters.recommendations import (
+    CATALOGUE_COLUMNS,
+    InterestRow,
+    ProductRow,
+    PurchaseRow,
+    _to_product,
+)
+from boomerang.messenger.adapters.sql import ShortIn
 from boomerang.messenger.domain.customer_dates import BIRTHDAY, FIRST_PURCHASE, CustomerDate, month_day
 from boomerang.messenger.domain.milestones import OrderFact
 from boomerang.messenger.domain.featured import Discoveries
@@ -104,7 +110,6 @@ _CANDIDATES = 30
 class SqlCustomerOrders:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = insert_for(engine.dialect.name)
         self._statements = _statements()
 
     # --- writing ----------------------------------------------------------------------------------
@@ -145,7 +150,7 @@ class SqlCustomerOrders:
             "amount": str(amount),
         }
         with self._engine.begin() as conn:
-            conn.execute(self._insert(_REFUNDS).values(**row).on_conflict_do_nothing())
+            conn.execute(self._statements["refund"], row)
 
     def record_cancellation(self, store_id: str, customer_id: str, order_id: str) -> None:
         """A cancelled order counts as refunded in full (once; nothing if it is not recorded)."""
@@ -154,16 +159,16 @@ class SqlCustomerOrders:
             conn.execute(self._statements["cancel"], {**params, "refund_key": f"cancelled:{order_id}"})
 
     def set_birthday(self, store_id: str, customer_id: str, birthday: date) -> None:
-        values = {"day": birthday, "month_day": month_day(birthday), "happened_at": None}
-        statement = self._insert(_DATES).values(
-            store_id=store_id, customer_id=customer_id, occasion=BIRTHDAY, **values
-        )
+        row = {
+            "store_id": store_id,
+            "customer_id": customer_id,
+            "occasion": BIRTHDAY,
+            "day": birthday,
+            "month_day": month_day(birthday),
+            "happened_at": None,
+        }
         with self._engine.begin() as conn:
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["store_id", "customer_id", "occasion"], set_=values
-                )
-            )
+            conn.execute(self._statements["birthday"], row)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -188,13 +193,8 @@ class SqlCustomerOrders:
         found: dict[str, list[Purchase]] = {product_id: [] for product_id in product_ids}
         if not product_ids:
             return found
-        rows = conn.execute(
-            select(_LINES.c.product_id, _LINES.c.order_id, _LINES.c.placed_at).where(
-                _LINES.c.store_id == store_id,
-                _LINES.c.customer_id == customer_id,
-                _LINES.c.product_id.in_(sorted(set(product_ids))),
-            )
-        ).all()
+        statement = self._statements["purchases_of"]
+        rows = conn.execute(*statement(sorted(set(product_ids)), b_store=store_id, b_customer=customer_id)).all()
         for product_id, order_id, placed_at in rows:
             found[product_id].append(Purchase(order_id, _utc(placed_at)))
         return found
@@ -202,18 +202,14 @@ class SqlCustomerOrders:
     def first_purchase(self, store_id: str, customer_id: str) -> datetime | None:
         with self._engine.connect() as conn:
             moment = conn.scalar(
-                select(_DATES.c.happened_at).where(
-                    _DATES.c.store_id == store_id,
-                    _DATES.c.customer_id == customer_id,
-                    _DATES.c.occasion == FIRST_PURCHASE,
-                )
+                self._statements["first_purchase_of"], {"b_store": store_id, "b_customer": customer_id}
             )
         return _utc(moment) if moment is not None else None
 
     def dates_on(self, month_days: Iterable[str]) -> list[CustomerDate]:
         """Every stored occasion whose month and day is one of `month_days` (the index)."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(_DATES).where(_DATES.c.month_day.in_(sorted(set(month_days))))).all()
+            rows = conn.execute(self._statements["dates_on"], {"b_days": sorted(set(month_days))}).all()
         return [
             CustomerDate(
                 row.store_id,
@@ -228,34 +224,16 @@ class SqlCustomerOrders:
     def discoveries(self, store_id: str, customer_id: str) -> Discoveries:
         """For `domain.featured.featured`: the lesser-known products of the customer's categories,
         when each was first ordered, the customer's categories and what they bought."""
+        statements = self._statements
+        customer = {"b_store": store_id, "b_customer": customer_id}
         with self._engine.connect() as conn:
-            interests = frozenset(
-                conn.scalars(
-                    select(_INTERESTS.c.category_key).where(
-                        _INTERESTS.c.store_id == store_id, _INTERESTS.c.customer_id == customer_id
-                    )
-                )
-            )
-            bought = frozenset(
-                conn.scalars(
-                    select(_PURCHASES.c.product_id).where(
-                        _PURCHASES.c.store_id == store_id, _PURCHASES.c.customer_id == customer_id
-                    )
-                )
-            )
-            rows = conn.execute(
-                select(_PRODUCTS)
-                .where(_PRODUCTS.c.store_id == store_id, _PRODUCTS.c.category_key.in_(sorted(interests)))
-                .order_by(_PRODUCTS.c.orders, _PRODUCTS.c.product_id)
-                .limit(_CANDIDATES + len(bought))
-            ).all()
+            interests = frozenset(conn.scalars(statements["interests_of"], customer))
+            bought = frozenset(conn.scalars(statements["bought_by"], customer))
+            wanted = {"b_store": store_id, "b_categories": sorted(interests), "b_limit": _CANDIDATES + len(bought)}
+            rows = conn.execute(statements["lesser_known"], wanted).all()
             candidates = [_to_product(row) for row in rows]
             ids = [p.product_id for p in candidates]
-            first = conn.execute(
-                select(_LINES.c.product_id, func.min(_LINES.c.placed_at))
-                .where(and_(_LINES.c.store_id == store_id, _LINES.c.product_id.in_(ids)))
-                .group_by(_LINES.c.product_id)
-            ).all()
+            first = conn.execute(statements["first_ordered"], {"b_store": store_id, "b_products": ids}).all()
         first_seen = {product_id: _utc(moment) for product_id, moment in first if moment is not None}
         return Discoveries(candidates, first_seen, interests, bought)
 
@@ -263,9 +241,12 @@ class SqlCustomerOrders:
 def _statements() -> dict[str, Any]:
     """Built once per adapter. The writes are plain SQL (ON CONFLICT reads the same on SQLite and
     PostgreSQL): SQLAlchemy cannot cache a dialect's upsert construct and compiled each one
-    anew, which cost more than the database's own work on every order."""
+    anew, which cost more than the database's own work on every order. The reads are built once
+    too (IN lists as expanding parameters, or by size for the order's products): building and
+    cache-keying a select on every order cost about as much as running it."""
     moment = DateTime(timezone=True)
     return {
+        **_reads(),
         "order": text(
             "INSERT INTO messenger_customer_orders (store_id, order_id, customer_id, placed_at, total, currency)"
             " VALUES (:store_id, :order_id, :customer_id, :placed_at, :total, :currency) ON CONFLICT DO NOTHING"
@@ -282,18 +263,62 @@ def _statements() -> dict[str, Any]:
             " month_day = excluded.month_day, happened_at = excluded.happened_at"
             " WHERE excluded.happened_at < messenger_customer_dates.happened_at"
         ).bindparams(bindparam("day", type_=Date()), bindparam("happened_at", type_=moment)),
+        "refund": text(
+            "INSERT INTO messenger_customer_refunds (store_id, refund_key, order_id, customer_id, amount)"
+            " VALUES (:store_id, :refund_key, :order_id, :customer_id, :amount) ON CONFLICT DO NOTHING"
+        ),
+        "birthday": text(
+            "INSERT INTO messenger_customer_dates (store_id, customer_id, occasion, day, month_day, happened_at)"
+            " VALUES (:store_id, :customer_id, :occasion, :day, :month_day, :happened_at)"
+            " ON CONFLICT (store_id, customer_id, occasion) DO UPDATE SET day = excluded.day,"
+            " month_day = excluded.month_day, happened_at = excluded.happened_at"
+        ).bindparams(bindparam("day", type_=Date()), bindparam("happened_at", type_=moment)),
         "cancel": text(
             "INSERT INTO messenger_customer_refunds (store_id, refund_key, order_id, customer_id, amount)"
             " SELECT store_id, :refund_key, order_id, customer_id, total FROM messenger_customer_orders"
             " WHERE store_id = :store_id AND order_id = :order_id AND customer_id = :customer_id"
             " ON CONFLICT DO NOTHING"
         ),
+    }
+
+
+def _reads() -> dict[str, Any]:
+    store = bindparam("b_store")
+    customer = bindparam("b_customer")
+    products = bindparam("b_products", expanding=True)
+    return {
         "orders_of": select(_ORDERS.c.order_id, _ORDERS.c.placed_at, _ORDERS.c.total, _ORDERS.c.currency).where(
-            _ORDERS.c.store_id == bindparam("b_store"), _ORDERS.c.customer_id == bindparam("b_customer")
+            _ORDERS.c.store_id == store, _ORDERS.c.customer_id == customer
         ),
         "refunds_of": select(_REFUNDS.c.order_id, _REFUNDS.c.amount).where(
-            _REFUNDS.c.store_id == bindparam("b_store"), _REFUNDS.c.customer_id == bindparam("b_customer")
+            _REFUNDS.c.store_id == store, _REFUNDS.c.customer_id == customer
         ),
+        # An order's products: a short list, on every order (`adapters.sql.ShortIn`).
+        "purchases_of": ShortIn(
+            lambda ids: select(_LINES.c.product_id, _LINES.c.order_id, _LINES.c.placed_at).where(
+                _LINES.c.store_id == store, _LINES.c.customer_id == customer, _LINES.c.product_id.in_(ids)
+            ),
+            "b_products",
+        ),
+        "first_purchase_of": select(_DATES.c.happened_at).where(
+            _DATES.c.store_id == store, _DATES.c.customer_id == customer, _DATES.c.occasion == FIRST_PURCHASE
+        ),
+        "dates_on": select(_DATES).where(_DATES.c.month_day.in_(bindparam("b_days", expanding=True))),
+        "interests_of": select(_INTERESTS.c.category_key).where(
+            _INTERESTS.c.store_id == store, _INTERESTS.c.customer_id == customer
+        ),
+        "bought_by": select(_PURCHASES.c.product_id).where(
+            _PURCHASES.c.store_id == store, _PURCHASES.c.customer_id == customer
+        ),
+        "lesser_known": select(*CATALOGUE_COLUMNS)
+        .where(
+            _PRODUCTS.c.store_id == store, _PRODUCTS.c.category_key.in_(bindparam("b_categories", expanding=True))
+        )
+        .order_by(_PRODUCTS.c.orders, _PRODUCTS.c.product_id)
+        .limit(bindparam("b_limit")),
+        "first_ordered": select(_LINES.c.product_id, func.min(_LINES.c.placed_at))
+        .where(_LINES.c.store_id == store, _LINES.c.product_id.in_(products))
+        .group_by(_LINES.c.product_id),
     }
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
-from boomerang.messenger.adapters.sql import precompiled
+from boomerang.messenger.adapters.sql import ShortIn, precompiled
 from boomerang.messenger.domain.recommendations import (
     CatalogueProduct,
     Neighbourhood,
@@ -101,30 +101,39 @@ _PAIRS = CoPurchaseRow.__table__
 _ORDERS = RecordedOrderRow.__table__
 _INTERESTS = InterestRow.__table__
 _PURCHASES = PurchaseRow.__table__
+# A catalogue entry's columns, in the order `_to_product` unpacks them.
+CATALOGUE_COLUMNS = tuple(
+    _PRODUCTS.c[name]
+    for name in ("product_id", "name", "category", "url", "price", "currency", "orders", "priced_at")
+)
 
 
-# The reads of `neighbourhood`, built once (IN lists as expanding parameters): building and
-# cache-keying five statements per receipt cost more than running them.
+# The reads of `neighbourhood`, built once (IN lists by size, `adapters.sql.ShortIn`): building
+# and cache-keying five statements per receipt cost more than running them.
 _INTERESTS_OF = select(_INTERESTS.c.category_key).where(
     _INTERESTS.c.store_id == bindparam("store_id"), _INTERESTS.c.customer_id == bindparam("customer_id")
 )
 _PURCHASES_OF = select(_PURCHASES.c.product_id).where(
     _PURCHASES.c.store_id == bindparam("store_id"), _PURCHASES.c.customer_id == bindparam("customer_id")
 )
-_PARTNERS_OF = select(_PAIRS.c.product_id, _PAIRS.c.other_id, _PAIRS.c.orders).where(
-    _PAIRS.c.store_id == bindparam("store_id"), _PAIRS.c.product_id.in_(bindparam("basket", expanding=True))
+_PARTNERS_OF = ShortIn(
+    lambda basket: select(_PAIRS.c.product_id, _PAIRS.c.other_id, _PAIRS.c.orders).where(
+        _PAIRS.c.store_id == bindparam("store_id"), _PAIRS.c.product_id.in_(basket)
+    ),
+    "basket",
 )
-_POPULAR_IN = (
-    select(_PRODUCTS)
-    .where(
-        _PRODUCTS.c.store_id == bindparam("store_id"),
-        _PRODUCTS.c.category_key.in_(bindparam("wanted", expanding=True)),
-    )
+_POPULAR_IN = ShortIn(
+    lambda wanted: select(*CATALOGUE_COLUMNS)
+    .where(_PRODUCTS.c.store_id == bindparam("store_id"), _PRODUCTS.c.category_key.in_(wanted))
     .order_by(_PRODUCTS.c.orders.desc(), _PRODUCTS.c.product_id)
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    "wanted",
 )
-_PRODUCTS_BY_ID = select(_PRODUCTS).where(
-    _PRODUCTS.c.store_id == bindparam("store_id"), _PRODUCTS.c.product_id.in_(bindparam("ids", expanding=True))
+_PRODUCTS_BY_ID = ShortIn(
+    lambda ids: select(*CATALOGUE_COLUMNS).where(
+        _PRODUCTS.c.store_id == bindparam("store_id"), _PRODUCTS.c.product_id.in_(ids)
+    ),
+    "ids",
 )
 
 
@@ -182,15 +191,18 @@ class SqlRecommendations:
         with self._engine.connect() as conn:
             interests = frozenset(conn.scalars(_INTERESTS_OF, customer))
             bought = frozenset(conn.scalars(_PURCHASES_OF, customer))
-            pairs = conn.execute(_PARTNERS_OF, {"store_id": store_id, "basket": basket}).all()
+            pairs = conn.execute(*_PARTNERS_OF(basket, store_id=store_id)).all()
             counts = {pair(a, b): n for a, b, n in pairs}
             wanted = sorted(interests | _keys(line.category for line in order_lines))
             # Enough best-sellers to fill k slots after leaving out what the customer has.
             limit = k + len(basket) + len(bought)
-            popular = conn.execute(_POPULAR_IN, {"store_id": store_id, "wanted": wanted, "limit": limit}).all()
+            popular = conn.execute(*_POPULAR_IN(wanted, store_id=store_id, limit=limit)).all()
             partners = sorted({b for _, b, _ in pairs} | set(basket))
-            listed = conn.execute(_PRODUCTS_BY_ID, {"store_id": store_id, "ids": partners}).all()
-        catalogue = {row.product_id: _to_product(row) for row in (*popular, *listed)}
+            listed = conn.execute(*_PRODUCTS_BY_ID(partners, store_id=store_id)).all()
+        catalogue: dict[str, CatalogueProduct] = {}
+        for row in (*popular, *listed):  # a best-seller may be a partner too: one entry each
+            if row[0] not in catalogue:
+                catalogue[row[0]] = _to_product(row)
         return Neighbourhood(counts, catalogue, interests, bought)
 
 
@@ -251,16 +263,9 @@ def _keys(categories: Iterable[str | None]) -> frozenset[str]:
 
 
 def _to_product(row: Any) -> CatalogueProduct:
-    priced_at = row.priced_at
+    """A row of CATALOGUE_COLUMNS (unpacked by position: a receipt reads a dozen of them)."""
+    product_id, name, category, url, price, currency, orders, priced_at = row
     if priced_at is not None and priced_at.tzinfo is None:  # SQLite drops the zone; it was UTC
         priced_at = priced_at.replace(tzinfo=UTC)
-    return CatalogueProduct(
-        product_id=row.product_id,
-        name=row.name,
-        category=row.category,
-        url=row.url,
-        price=Decimal(row.price) if row.price is not None else None,
-        currency=row.currency,
-        orders=row.orders,
-        priced_at=priced_at,
-    )
+    price = Decimal(price) if price is not None else None
+    return CatalogueProduct(product_id, name, category, url, price, currency, orders, priced_at)

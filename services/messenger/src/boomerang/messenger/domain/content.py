@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import UnknownCurrencyError, format_currency
 from pydantic import BaseModel, ConfigDict, Field
@@ -130,10 +131,16 @@ class Formats:
             return None
         if isinstance(value, datetime):
             value = value.astimezone(self.zone).date()
-        return format_date(value, "long", locale=self.locale)
+        return format_date(value, "long", locale=_babel_locale(self.locale))
 
     def moment(self, value: datetime) -> str:
-        return format_datetime(value.astimezone(self.zone), "medium", tzinfo=self.zone, locale=self.locale)
+        zone = self.zone
+        return format_datetime(value.astimezone(zone), "medium", tzinfo=zone, locale=_babel_locale(self.locale))
+
+
+@lru_cache(maxsize=256)  # babel parses a locale name on every call, a third of formatting a date
+def _babel_locale(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 @lru_cache(maxsize=4096)  # prices recur in every receipt; babel takes longer than the cache

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -522,9 +523,14 @@ class FlowSet:
 
     flows: tuple[FlowDefinition, ...]
 
-    @property
+    # A store's set is built once and asked on every event: its answers are kept with it.
+    @cached_property
     def enabled(self) -> tuple[FlowDefinition, ...]:
         return tuple(flow for flow in self.flows if flow.enabled)
+
+    @cached_property
+    def _answers(self) -> dict[tuple[str, str], tuple[FlowDefinition, ...]]:
+        return {}
 
     def get(self, name: str) -> FlowDefinition:
         for flow in self.flows:
@@ -536,10 +542,18 @@ class FlowSet:
         return [flow.name for flow in self.flows]
 
     def started_by(self, event_type: str) -> list[FlowDefinition]:
-        return [flow for flow in self.enabled if flow.starts_on == event_type]
+        if (found := self._answers.get(("start", event_type))) is None:
+            found = self._answers[("start", event_type)] = tuple(
+                flow for flow in self.enabled if flow.starts_on == event_type
+            )
+        return list(found)
 
     def stopped_by(self, event_type: str) -> list[FlowDefinition]:
-        return [flow for flow in self.enabled if flow.stops_on(event_type)]
+        if (found := self._answers.get(("stop", event_type))) is None:
+            found = self._answers[("stop", event_type)] = tuple(
+                flow for flow in self.enabled if flow.stops_on(event_type)
+            )
+        return list(found)
 
 
 def build_flows(

@@ -38,7 +38,22 @@ class RetryPolicy:
 
     async def run(self, call: Callable[[], Awaitable[T]], on_retry: Callable[[ProviderError], None]) -> T:
         """`call` again while it raises a retryable ProviderError; the last error is re-raised."""
+        try:
+            return await call()  # nearly every send: one attempt, without building a retrier for it
+        except ProviderError as error:
+            if not error.retryable or self.attempts <= 1:
+                raise
+            first = [error]
 
+        async def again() -> T:
+            # The retrier's first attempt is the one that just failed: it counts, and is waited out.
+            if first:
+                raise first.pop()
+            return await call()
+
+        return await self._retrying(again, on_retry)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]], on_retry: Callable[[ProviderError], None]) -> T:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             if isinstance(error, ProviderError):
