@@ -9,6 +9,7 @@ from decimal import Decimal
 from boomerang.messenger.domain.audience import CustomerFacts
 from boomerang.messenger.domain.broadcasts import Broadcast, Member
 from boomerang.messenger.domain.contacts import Contact
+from boomerang.messenger.domain.coupons import Coupon, Redemption, redeem
 from boomerang.messenger.domain.messages import LedgerEntry, State
 from boomerang.messenger.service_layer.ports import Claim, StatsRow
 from boomerang.shared.events import Envelope
@@ -176,3 +177,32 @@ class FakeCampaigns:
 
     def get(self, store_id: str, campaign_id: str) -> Broadcast | None:
         return self.rows.get((store_id, campaign_id))
+
+
+class FakeCoupons:
+    """The coupon repository's contract: unique by idempotency key and by (store, code)."""
+
+    def __init__(self, rows: dict[tuple[str, str], Coupon] | None = None) -> None:
+        self.rows: dict[tuple[str, str], Coupon] = dict(rows or {})
+        self.adds = 0
+
+    def for_key(self, key: str) -> Coupon | None:
+        return next((c for c in self.rows.values() if c.idempotency_key == key), None)
+
+    def get(self, store_id: str, code: str) -> Coupon | None:
+        return self.rows.get((store_id, code))
+
+    def add(self, new: Coupon) -> Coupon | None:
+        self.adds += 1
+        if (existing := self.for_key(new.idempotency_key)) is not None:
+            return existing
+        if (new.store_id, new.code) in self.rows:
+            return None
+        self.rows[(new.store_id, new.code)] = new
+        return new
+
+    def redeem(self, store_id: str, code: str, order_id: str, now: datetime) -> Redemption:
+        outcome, after = redeem(self.get(store_id, code), order_id, now)
+        if after is not None:
+            self.rows[(store_id, code)] = after
+        return outcome

@@ -26,6 +26,8 @@ from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.service_layer import coupons as service
 from boomerang.shared.events import OrderPlaced
 
+from .fakes import FakeCoupons
+
 NOW = datetime(2025, 3, 14, 23, 30, tzinfo=UTC)
 TEN_OFF = Offer(OfferKind.PERCENT, 14, percent=10)
 STORE = StoreProfile("acme-01", "Acme", "https://acme.example", "help@acme.example")
@@ -100,33 +102,8 @@ def test_a_late_redemption_is_still_recorded() -> None:
     assert outcome is Redemption.REDEEMED and redeemed.redeemed_at == late
 
 
-class FakeCoupons:
-    """The repository's contract: unique by key and by (store, code)."""
-
-    def __init__(self, taken_codes: set[str] = frozenset()) -> None:
-        self.rows = {("acme-01", code): replace(coupon(), code=code, idempotency_key=code) for code in taken_codes}
-        self.adds = 0
-
-    def for_key(self, key: str) -> Coupon | None:
-        return next((c for c in self.rows.values() if c.idempotency_key == key), None)
-
-    def get(self, store_id: str, code: str) -> Coupon | None:
-        return self.rows.get((store_id, code))
-
-    def add(self, new: Coupon) -> Coupon | None:
-        self.adds += 1
-        if (existing := self.for_key(new.idempotency_key)) is not None:
-            return existing
-        if (new.store_id, new.code) in self.rows:
-            return None
-        self.rows[(new.store_id, new.code)] = new
-        return new
-
-    def redeem(self, store_id: str, code: str, order_id: str, now: datetime) -> Redemption:
-        outcome, after = redeem(self.get(store_id, code), order_id, now)
-        if after is not None:
-            self.rows[(store_id, code)] = after
-        return outcome
+def with_taken(*codes: str) -> FakeCoupons:
+    return FakeCoupons({("acme-01", code): replace(coupon(), code=code, idempotency_key=code) for code in codes})
 
 
 def issue(repo: FakeCoupons, key: str = "k1", draw=secrets.token_bytes) -> Coupon:
@@ -147,7 +124,7 @@ def test_a_message_rendered_again_gets_the_same_code() -> None:
 
 def test_a_taken_code_is_drawn_again() -> None:
     draws = iter([b"\x00" * 10, b"\x01" * 10])
-    repo = FakeCoupons(taken_codes={"ACME-SAVE-2222222222"})
+    repo = with_taken("ACME-SAVE-2222222222")
 
     issued = issue(repo, draw=lambda n: next(draws))
 
@@ -155,7 +132,7 @@ def test_a_taken_code_is_drawn_again() -> None:
 
 
 def test_a_store_that_never_has_a_free_code_is_an_error() -> None:
-    repo = FakeCoupons(taken_codes={"ACME-SAVE-2222222222"})
+    repo = with_taken("ACME-SAVE-2222222222")
 
     with pytest.raises(service.NoFreeCode):
         issue(repo, draw=lambda n: b"\x00" * n)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from boomerang.messenger.adapters.rendering import TemplateRenderer
-from boomerang.messenger.domain.coupons import Coupon, Redemption, redeem
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.holdout import in_holdout
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State
@@ -27,7 +26,7 @@ from boomerang.shared.events import (
 )
 from boomerang.shared.links import LinkSettings
 
-from .fakes import FakeCampaigns, FakeContacts, FakeLedger, FakeOutcomes, FakeSegmentMembers
+from .fakes import FakeCampaigns, FakeContacts, FakeCoupons, FakeLedger, FakeOutcomes, FakeSegmentMembers
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)  # a Saturday noon: inside every default send window
 SHOP = "https://shop.example"
@@ -69,29 +68,6 @@ class FakeSuppressions:
 
     def apply(self, store_id: str, customer_id: str, change: Change) -> None:
         self.lists[(store_id, customer_id)] = self.get(store_id, customer_id).apply(change)
-
-
-class FakeCoupons:
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], Coupon] = {}
-
-    def for_key(self, key: str) -> Coupon | None:
-        return next((c for c in self.rows.values() if c.idempotency_key == key), None)
-
-    def get(self, store_id: str, code: str) -> Coupon | None:
-        return self.rows.get((store_id, code))
-
-    def add(self, new: Coupon) -> Coupon | None:
-        if (existing := self.for_key(new.idempotency_key)) is not None:
-            return existing
-        self.rows[(new.store_id, new.code)] = new
-        return new
-
-    def redeem(self, store_id: str, code: str, order_id: str, now: datetime) -> Redemption:
-        outcome, after = redeem(self.get(store_id, code), order_id, now)
-        if after is not None:
-            self.rows[(store_id, code)] = after
-        return outcome
 
 
 class World:
