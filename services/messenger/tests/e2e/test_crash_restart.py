@@ -2,68 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
 from boomerang.devstack.kafka_broker import free_port
+from boomerang.devstack.processes import BIN, LoggedProcess
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
 
 pytestmark = pytest.mark.e2e
 ORDERS = 200
-BIN = Path(sys.executable).parent
 # Recent: the feedback request a week after an order long past is suppressed as too late.
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-class Process:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self._log = log.open("ab")
-        self.popen = subprocess.Popen(
-            args, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def kill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
-
-
-@pytest.fixture
-def sandbox_process(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    process = Process(
-        "sandbox",
-        [str(BIN / "boomerang-sandbox"), "serve", "--port", str(port)],
-        {},
-        tmp_path / "sandbox.log",
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_ready(f"{url}/healthz")
-        yield url
-    finally:
-        process.stop()
 
 
 def outbox(url: str, provider: str) -> list[dict]:
@@ -94,8 +49,9 @@ def history() -> list[Envelope]:
 
 
 async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
-    kafka_bootstrap, topic_prefix, sandbox_process, send_commerce, tmp_path
+    kafka_bootstrap, topic_prefix, sandbox_outbox, send_commerce, tmp_path
 ) -> None:
+    sandbox_process, _ = sandbox_outbox
     port = free_port()
     env = {
         "BOOMERANG_KAFKA_BOOTSTRAP": kafka_bootstrap,
@@ -111,7 +67,7 @@ async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
     messenger_url = f"http://127.0.0.1:{port}"
     await send_commerce(history())
 
-    first = Process("messenger", args, env, tmp_path / "messenger.log")
+    first = LoggedProcess(args, env, tmp_path / "messenger.log")
     try:
         deadline = time.monotonic() + 60
         while len(outbox(sandbox_process, "sendgrid")) < ORDERS // 5:
@@ -123,7 +79,7 @@ async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
     sent_before_kill = len(outbox(sandbox_process, "sendgrid"))
     assert sent_before_kill < ORDERS, "the kill came after all the work: nothing was tested"
 
-    second = Process("messenger", args, env, tmp_path / "messenger.log")
+    second = LoggedProcess(args, env, tmp_path / "messenger.log")
     try:
         wait_until_ready(f"{messenger_url}/readyz")
         deadline = time.monotonic() + 90

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from boomerang.devstack.kafka_broker import free_port
+from boomerang.devstack.processes import BIN, LoggedProcess
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.messenger.domain.messages import idempotency_key, message_id_for
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
@@ -34,47 +31,8 @@ pytestmark = pytest.mark.e2e
 ORDERS = 600
 KILLS = 2
 STORE = "s1"
-BIN = Path(sys.executable).parent
 # Recent: the feedback request a week after an order long past is suppressed as too late.
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self._log = log.open("ab")
-        self.popen = subprocess.Popen(args, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> None:
-        if self.alive():
-            self.popen.terminate()
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
-
-
-@pytest.fixture
-def sandbox_outbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The sandbox as a process, its outbox in a JSON-lines file: (url, that file)."""
-    port, outbox = free_port(), tmp_path / "outbox.jsonl"
-    process = Process(
-        [str(BIN / "boomerang-sandbox"), "serve", "--port", str(port)],
-        {"BOOMERANG_SANDBOX_OUTBOX_PATH": str(outbox)},
-        tmp_path / "sandbox.log",
-    )
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}", outbox
-    finally:
-        process.stop()
 
 
 def history() -> list[Envelope]:
@@ -141,7 +99,7 @@ async def test_redelivered_events_and_two_sigkills_give_each_message_exactly_onc
     await send_commerce(events + events)  # every event delivered twice
     settled_target = 2 * ORDERS  # every email and SMS step sent or suppressed (no consent)
 
-    messenger = Process(args, env, tmp_path / "messenger.log")
+    messenger = LoggedProcess(args, env, tmp_path / "messenger.log")
     settled_at_kills = []
     try:
         for k in range(1, KILLS + 1):
@@ -149,7 +107,7 @@ async def test_redelivered_events_and_two_sigkills_give_each_message_exactly_onc
             settled_at_kills.append(_settled(url))
             messenger.kill()
             messenger.stop()
-            messenger = Process(args, env, tmp_path / "messenger.log")
+            messenger = LoggedProcess(args, env, tmp_path / "messenger.log")
         wait_until_ready(f"{url}/readyz", timeout=60)
         _wait(lambda: _settled(url) >= settled_target, messenger, 120)
         await _until_consumed(kafka_bootstrap, f"{topic_prefix}messenger", COMMERCE_EVENTS.named(topic_prefix))
