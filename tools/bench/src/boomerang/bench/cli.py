@@ -42,15 +42,10 @@ def ingest(
         events=events, batch_size=batch_size, concurrency=concurrency, rate=rate, seconds=seconds, profile=profile,
         **({"out_dir": out_dir} if out_dir else {}),
     )
-    try:
-        report = ingest_bench.run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
-    except ingest_bench.BenchFailed as exc:
-        console.print(f"[red]benchmark failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+    report = _run(ingest_bench.run, options)
     console.print(_table(report))
     for name, found in report.get("profile", {}).items():
-        if isinstance(found, dict) and "by_category" in found:
-            console.print(_profile_table(name, found))
+        _print_profile(found, name)
     console.print(f"written to {options.out_dir / 'ingest.json'}")
 
 
@@ -69,15 +64,9 @@ def segmenter(
         customers=customers, sweep_customers=sweep_customers, batch_max_events=batch_max_events, profile=profile,
         **({"out_dir": out_dir} if out_dir else {}),
     )
-    try:
-        report = segmenter_bench.run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
-    except ingest_bench.BenchFailed as exc:
-        console.print(f"[red]benchmark failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+    report = _run(segmenter_bench.run, options)
     console.print(_segmenter_table(report))
-    found = report.get("profile", {})
-    if isinstance(found, dict) and "by_category" in found:
-        console.print(_profile_table("segmenter worker", found, title="where the segmenter worker's CPU goes"))
+    _print_profile(report.get("profile"), "segmenter worker", "where the segmenter worker's CPU goes")
     console.print(f"written to {options.out_dir / 'segmenter.json'}")
 
 
@@ -99,16 +88,24 @@ def messenger(
         orders=orders, bare_threads=bare_threads, latency_rate=latency_rate, latency_seconds=latency_seconds,
         reliability_events=reliability_events, kills=kills, profile=profile, **({"out_dir": out_dir} if out_dir else {}),
     )
+    report = _run(messenger_bench.run, options)
+    console.print(_messenger_table(report))
+    _print_profile(report.get("profile"), "messenger", "where the messenger's CPU goes")
+    console.print(f"written to {options.out_dir / 'messenger.json'}")
+
+
+def _run(run: Callable[..., dict[str, Any]], options: Any) -> dict[str, Any]:
+    """The bench's report; a failed bench says why and exits 1."""
     try:
-        report = messenger_bench.run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
+        return run(options, say=lambda line: console.print(f"[dim]{line}[/dim]"))
     except ingest_bench.BenchFailed as exc:
         console.print(f"[red]benchmark failed:[/red] {exc}")
         raise typer.Exit(1) from None
-    console.print(_messenger_table(report))
-    found = report.get("profile", {})
+
+
+def _print_profile(found: Any, name: str, title: str | None = None) -> None:
     if isinstance(found, dict) and "by_category" in found:
-        console.print(_profile_table("messenger", found, title="where the messenger's CPU goes"))
-    console.print(f"written to {options.out_dir / 'messenger.json'}")
+        console.print(_profile_table(name, found, title))
 
 
 def _figures_table(name: str, report: dict[str, Any]) -> tuple[Table, dict[str, Any], Callable[[str], str]]:
