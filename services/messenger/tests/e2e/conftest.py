@@ -1,8 +1,9 @@
-"""The provider sandbox as a real process, for the messenger's crash tests."""
+"""The provider sandbox and the messenger as real processes, for the messenger's crash tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,33 @@ def sandbox_outbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield f"http://127.0.0.1:{port}", outbox
     finally:
         process.stop()
+
+
+@dataclass
+class MessengerProcess:
+    """How to start `boomerang-messenger serve` on the test's broker, SQLite store and sandbox;
+    a test may add settings to `env` first."""
+
+    env: dict[str, str]
+    url: str
+    log: Path
+
+    def start(self) -> LoggedProcess:
+        return LoggedProcess([str(BIN / "boomerang-messenger"), "serve"], self.env, self.log)
+
+
+@pytest.fixture
+def messenger_process(kafka_bootstrap: str, topic_prefix: str, sandbox_outbox, tmp_path: Path) -> MessengerProcess:
+    sandbox, _ = sandbox_outbox
+    port = free_port()
+    env = {
+        "BOOMERANG_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BOOMERANG_TOPIC_PREFIX": topic_prefix,
+        "BOOMERANG_LOG_LEVEL": "WARNING",
+        "BOOMERANG_MESSENGER_PORT": str(port),
+        "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{tmp_path / 'messenger.db'}",
+        "BOOMERANG_MESSENGER_GROUP_ID": f"{topic_prefix}messenger",
+        "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
+        "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
+    }
+    return MessengerProcess(env, f"http://127.0.0.1:{port}", tmp_path / "messenger.log")

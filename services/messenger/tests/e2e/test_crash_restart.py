@@ -10,8 +10,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from boomerang.devstack.kafka_broker import free_port
-from boomerang.devstack.processes import BIN, LoggedProcess
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
 
@@ -49,25 +47,13 @@ def history() -> list[Envelope]:
 
 
 async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
-    kafka_bootstrap, topic_prefix, sandbox_outbox, send_commerce, tmp_path
+    sandbox_outbox, messenger_process, send_commerce
 ) -> None:
     sandbox_process, _ = sandbox_outbox
-    port = free_port()
-    env = {
-        "BOOMERANG_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "BOOMERANG_TOPIC_PREFIX": topic_prefix,
-        "BOOMERANG_LOG_LEVEL": "WARNING",
-        "BOOMERANG_MESSENGER_PORT": str(port),
-        "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{tmp_path / 'messenger.db'}",
-        "BOOMERANG_MESSENGER_GROUP_ID": f"{topic_prefix}messenger",
-        "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox_process,
-        "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox_process,
-    }
-    args = [str(BIN / "boomerang-messenger"), "serve"]
-    messenger_url = f"http://127.0.0.1:{port}"
+    messenger_url = messenger_process.url
     await send_commerce(history())
 
-    first = LoggedProcess(args, env, tmp_path / "messenger.log")
+    first = messenger_process.start()
     try:
         deadline = time.monotonic() + 60
         while len(outbox(sandbox_process, "sendgrid")) < ORDERS // 5:
@@ -79,7 +65,7 @@ async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
     sent_before_kill = len(outbox(sandbox_process, "sendgrid"))
     assert sent_before_kill < ORDERS, "the kill came after all the work: nothing was tested"
 
-    second = LoggedProcess(args, env, tmp_path / "messenger.log")
+    second = messenger_process.start()
     try:
         wait_until_ready(f"{messenger_url}/readyz")
         deadline = time.monotonic() + 90

@@ -19,8 +19,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from boomerang.devstack.kafka_broker import free_port
-from boomerang.devstack.processes import BIN, LoggedProcess
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.messenger.domain.messages import idempotency_key, message_id_for
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
@@ -76,30 +74,18 @@ def provider_calls(outbox: Path) -> Counter[str]:
 
 
 async def test_redelivered_events_and_two_sigkills_give_each_message_exactly_once(
-    kafka_bootstrap, topic_prefix, sandbox_outbox, send_commerce, tmp_path
+    kafka_bootstrap, topic_prefix, sandbox_outbox, messenger_process, send_commerce
 ) -> None:
     sandbox, outbox = sandbox_outbox
-    port = free_port()
-    env = {
-        "BOOMERANG_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "BOOMERANG_TOPIC_PREFIX": topic_prefix,
-        "BOOMERANG_LOG_LEVEL": "WARNING",
-        "BOOMERANG_MESSENGER_PORT": str(port),
-        "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{tmp_path / 'messenger.db'}",
-        "BOOMERANG_MESSENGER_GROUP_ID": f"{topic_prefix}messenger",
-        "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
-        "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
-        # The SMS's ids ride in the StatusCallback's query; /healthz answers the sandbox's status
-        # posts 405 at once, and the sandbox does not retry a 4xx.
-        "BOOMERANG_MESSENGER_TWILIO_STATUS_CALLBACK_URL": f"{sandbox}/healthz",
-    }
-    args = [str(BIN / "boomerang-messenger"), "serve"]
-    url = f"http://127.0.0.1:{port}"
+    # The SMS's ids ride in the StatusCallback's query; /healthz answers the sandbox's status
+    # posts 405 at once, and the sandbox does not retry a 4xx.
+    messenger_process.env["BOOMERANG_MESSENGER_TWILIO_STATUS_CALLBACK_URL"] = f"{sandbox}/healthz"
+    url = messenger_process.url
     events = history()
     await send_commerce(events + events)  # every event delivered twice
     settled_target = 2 * ORDERS  # every email and SMS step sent or suppressed (no consent)
 
-    messenger = LoggedProcess(args, env, tmp_path / "messenger.log")
+    messenger = messenger_process.start()
     settled_at_kills = []
     try:
         for k in range(1, KILLS + 1):
@@ -107,7 +93,7 @@ async def test_redelivered_events_and_two_sigkills_give_each_message_exactly_onc
             settled_at_kills.append(_settled(url))
             messenger.kill()
             messenger.stop()
-            messenger = LoggedProcess(args, env, tmp_path / "messenger.log")
+            messenger = messenger_process.start()
         wait_until_ready(f"{url}/readyz", timeout=60)
         _wait(lambda: _settled(url) >= settled_target, messenger, 120)
         await _until_consumed(kafka_bootstrap, f"{topic_prefix}messenger", COMMERCE_EVENTS.named(topic_prefix))
