@@ -8,7 +8,7 @@ from decimal import Decimal
 from boomerang.messenger.domain.flow_definitions import Audience, FlowDefinition
 
 NOT_IN_AUDIENCE = "not_in_audience"
-EXITED = "exited"
+EXITED = "exited"  # a flow's exit condition happened before its delayed step went out
 
 
 @dataclass(frozen=True)

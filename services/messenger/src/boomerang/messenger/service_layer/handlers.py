@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boomerang.messenger import metrics
-from boomerang.messenger.domain.audience import NOT_IN_AUDIENCE, CustomerFacts, audience_miss
+from boomerang.messenger.domain.audience import EXITED, NOT_IN_AUDIENCE, CustomerFacts, audience_miss
 from boomerang.messenger.domain.caps import DEFAULT_CAPS, PastSend
 from boomerang.messenger.domain.contacts import Contact, identify
 from boomerang.messenger.domain.content import MAX_PRODUCTS, MessageInputs, Product, flow_view
@@ -82,7 +82,6 @@ from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
 FLOW_DELAY = "flow_delay"  # a Delay reason of our own: the flow or step says "later"
-EXITED = "exited"  # a flow's exit condition happened before its delayed step went out
 # A delayed step the scheduler cannot send any more: its flow or step is gone or switched off,
 # or its content needs the trigger event, which the ledger does not keep (the receipt).
 NOT_SCHEDULABLE = "not_schedulable"
