@@ -26,7 +26,7 @@ from boomerang.messenger.adapters.recommendations import (
     PurchaseRow,
     _to_product,
 )
-from boomerang.messenger.adapters.sql import ShortIn
+from boomerang.messenger.adapters.sql import PreparedCache, ShortIn
 from boomerang.messenger.domain.customer_dates import BIRTHDAY, FIRST_PURCHASE, CustomerDate, month_day
 from boomerang.messenger.domain.milestones import OrderFact
 from boomerang.messenger.domain.featured import Discoveries
@@ -111,6 +111,7 @@ class SqlCustomerOrders:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._statements = _statements()
+        self._prepared = PreparedCache(engine.dialect.name)
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -121,21 +122,20 @@ class SqlCustomerOrders:
         keys = {"store_id": store_id, "customer_id": customer_id}
         day = placed_at.date()
         products = sorted({line.product_id for line in order.lines})
-        statements = self._statements
+        statements, prepared = self._statements, self._prepared
         with self._engine.begin() as conn:
-            conn.execute(
-                statements["order"],
+            prepared(statements["order"]).run(
+                conn,
                 {**keys, "order_id": order.order_id, "placed_at": placed_at, "total": str(order.total),
                  "currency": order.currency.upper()[:3]},
             )  # fmt: skip
-            if products:
-                line = {**keys, "order_id": order.order_id, "placed_at": placed_at}
-                conn.execute(statements["line"], [{**line, "product_id": p} for p in products])
+            line = {**keys, "order_id": order.order_id, "placed_at": placed_at}
+            prepared(statements["line"]).run_many(conn, [{**line, "product_id": p} for p in products])
             first = {"occasion": FIRST_PURCHASE, "day": day, "month_day": month_day(day), "happened_at": placed_at}
-            conn.execute(statements["first_purchase"], {**keys, **first})
+            prepared(statements["first_purchase"]).run(conn, {**keys, **first})
             params = {"b_store": store_id, "b_customer": customer_id}
-            orders = conn.execute(statements["orders_of"], params).all()
-            refunds = conn.execute(statements["refunds_of"], params).all()
+            orders = prepared(statements["orders_of"]).all(conn, params)
+            refunds = prepared(statements["refunds_of"]).all(conn, params)
             purchases = self._purchases(conn, store_id, customer_id, products)
         return OrderRecord(_net(orders, refunds), purchases)
 
@@ -194,7 +194,8 @@ class SqlCustomerOrders:
         if not product_ids:
             return found
         statement = self._statements["purchases_of"]
-        rows = conn.execute(*statement(sorted(set(product_ids)), b_store=store_id, b_customer=customer_id)).all()
+        read, params = statement(sorted(set(product_ids)), b_store=store_id, b_customer=customer_id)
+        rows = self._prepared(read).all(conn, params)
         for product_id, order_id, placed_at in rows:
             found[product_id].append(Purchase(order_id, _utc(placed_at)))
         return found

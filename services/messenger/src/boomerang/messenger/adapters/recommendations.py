@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
-from boomerang.messenger.adapters.sql import ShortIn, precompiled
+from boomerang.messenger.adapters.sql import PreparedCache, ShortIn
 from boomerang.messenger.domain.recommendations import (
     CatalogueProduct,
     Neighbourhood,
@@ -141,7 +141,8 @@ class SqlRecommendations:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._upserts = _upserts(self._insert, engine.dialect.name)
+        self._prepared = PreparedCache(engine.dialect.name)
+        self._upserts = _upserts(self._insert, self._prepared)
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -150,26 +151,25 @@ class SqlRecommendations:
         products = order_products(order)
         statements = self._upserts
         with self._engine.begin() as conn:
-            claimed = conn.execute(
-                statements["order"],
-                {"store_id": store_id, "order_id": order.order_id, "customer_id": customer_id, "recorded_at": now},
-            ).first()
+            claimed = statements["order"].first(
+                conn, {"store_id": store_id, "order_id": order.order_id, "customer_id": customer_id, "recorded_at": now}
+            )
             if claimed is None:
                 return False
             # Sorted keys: concurrent orders take row locks in one order, so they cannot deadlock.
             # One executemany per table, with statements built once: building and compiling a
             # statement per row cost more than the database's work.
             rows = [_product_row(store_id, p) for p in sorted(products, key=lambda p: p.product_id)]
-            _execute_many(conn, statements["product"], rows)
+            statements["product"].run_many(conn, rows)
             pairs = sorted(_both_ways(pairs_in(p.product_id for p in products)))
-            _execute_many(conn, statements["pair"], [
+            statements["pair"].run_many(conn, [
                 {"store_id": store_id, "product_id": a, "other_id": b, "orders": 1} for a, b in pairs
             ])
             customer = {"store_id": store_id, "customer_id": customer_id}
             bought = sorted({p.product_id for p in products})
-            _execute_many(conn, statements["purchase"], [{**customer, "product_id": p} for p in bought])
+            statements["purchase"].run_many(conn, [{**customer, "product_id": p} for p in bought])
             keys = sorted(_keys(p.category for p in products))
-            _execute_many(conn, statements["interest"], [{**customer, "category_key": k} for k in keys])
+            statements["interest"].run_many(conn, [{**customer, "category_key": k} for k in keys])
         return True
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
@@ -177,7 +177,7 @@ class SqlRecommendations:
         customer = {"store_id": store_id, "customer_id": customer_id}
         rows = [{**customer, "category_key": key} for key in _keys([event.category])]
         with self._engine.begin() as conn:
-            _execute_many(conn, self._upserts["interest"], rows)
+            self._upserts["interest"].run_many(conn, rows)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -188,22 +188,26 @@ class SqlRecommendations:
         needs for an order of `order_lines`, and no more of the store's data."""
         basket = sorted({line.product_id for line in order_lines})
         customer = {"store_id": store_id, "customer_id": customer_id}
+        run = self._read
         with self._engine.connect() as conn:
-            interests = frozenset(conn.scalars(_INTERESTS_OF, customer))
-            bought = frozenset(conn.scalars(_PURCHASES_OF, customer))
-            pairs = conn.execute(*_PARTNERS_OF(basket, store_id=store_id)).all()
+            interests = frozenset(key for (key,) in run(conn, _INTERESTS_OF, customer))
+            bought = frozenset(product for (product,) in run(conn, _PURCHASES_OF, customer))
+            pairs = run(conn, *_PARTNERS_OF(basket, store_id=store_id))
             counts = {pair(a, b): n for a, b, n in pairs}
             wanted = sorted(interests | _keys(line.category for line in order_lines))
             # Enough best-sellers to fill k slots after leaving out what the customer has.
             limit = k + len(basket) + len(bought)
-            popular = conn.execute(*_POPULAR_IN(wanted, store_id=store_id, limit=limit)).all()
+            popular = run(conn, *_POPULAR_IN(wanted, store_id=store_id, limit=limit))
             partners = sorted({b for _, b, _ in pairs} | set(basket))
-            listed = conn.execute(*_PRODUCTS_BY_ID(partners, store_id=store_id)).all()
+            listed = run(conn, *_PRODUCTS_BY_ID(partners, store_id=store_id))
         catalogue: dict[str, CatalogueProduct] = {}
         for row in (*popular, *listed):  # a best-seller may be a partner too: one entry each
             if row[0] not in catalogue:
                 catalogue[row[0]] = _to_product(row)
         return Neighbourhood(counts, catalogue, interests, bought)
+
+    def _read(self, conn: Connection, statement: Any, params: dict[str, Any]) -> list[tuple]:
+        return self._prepared(statement).all(conn, params)
 
 
 def _product_row(store_id: str, product: CatalogueProduct) -> dict[str, Any]:
@@ -221,7 +225,7 @@ def _product_row(store_id: str, product: CatalogueProduct) -> dict[str, Any]:
     }
 
 
-def _upserts(insert: Any, dialect: str) -> dict[str, Any]:
+def _upserts(insert: Any, prepare: PreparedCache) -> dict[str, Any]:
     """The statements of `record_order`, compiled once per adapter: SQLAlchemy does not cache the
     dialects' INSERT ... ON CONFLICT (it compiled each one per call, more work than SQLite's)."""
     product = insert(_PRODUCTS)
@@ -243,15 +247,13 @@ def _upserts(insert: Any, dialect: str) -> dict[str, Any]:
         "purchase": (_PURCHASES, insert(_PURCHASES).on_conflict_do_nothing()),
         "interest": (_INTERESTS, insert(_INTERESTS).on_conflict_do_nothing()),
     }
-    return {name: precompiled(statement, table, dialect) for name, (table, statement) in statements.items()}
+    return {
+        name: prepare(statement, column_keys=[column.name for column in table.c])
+        for name, (table, statement) in statements.items()
+    }
 
 
-_ONE = literal_column("1")  # in the text itself: every parameter of a precompiled statement is a column
-
-
-def _execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:  # an empty parameter list would run the statement once with no values
-        conn.execute(statement, rows)
+_ONE = literal_column("1")  # in the text itself: every parameter of a prepared upsert is a column
 
 
 def _both_ways(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -14,7 +14,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from boomerang.messenger.adapters.customer_orders import CUSTOMER_ORDER_TABLES
 from boomerang.messenger.adapters.recommendations import RECOMMENDATION_TABLES
-from boomerang.messenger.adapters.sql import insert_for, precompiled
+from boomerang.messenger.adapters.sql import PreparedCache, ShortIn, insert_for
 from boomerang.messenger.adapters.segments import SEGMENT_TABLES
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, OfferKind, Redemption, normalize_code, redeem
@@ -129,7 +129,8 @@ _LEDGER = LedgerRow.__table__
 _CONTACTS = ContactRow.__table__
 _SUPPRESSIONS = SuppressionRow.__table__
 _LEDGER_GET = select(_LEDGER).where(_LEDGER.c.key == bindparam("b_key"))
-_LEDGER_GET_MANY = select(_LEDGER).where(_LEDGER.c.key.in_(bindparam("b_keys", expanding=True)))
+# A batch's keys: as many as the consumer's batch (see `ShortIn`).
+_LEDGER_GET_MANY = ShortIn(lambda keys: select(_LEDGER).where(_LEDGER.c.key.in_(keys)), "b_keys", most=512)
 _LEDGER_SETTLE = (
     update(_LEDGER)
     .where(_LEDGER.c.key == bindparam("b_key"), _LEDGER.c.state == State.PENDING.value)
@@ -165,17 +166,23 @@ _SUPPRESSIONS_GET = select(_SUPPRESSIONS).where(
     _SUPPRESSIONS.c.store_id == bindparam("b_store"), _SUPPRESSIONS.c.customer_id == bindparam("b_customer")
 )
 _ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+_LEDGER_COLUMNS = tuple(column.name for column in _LEDGER.c)  # a ledger row's order
+_CONTACT_COLUMNS = tuple(column.name for column in _CONTACTS.c)
 _CONTACT_FIELDS = tuple(f.name for f in fields(Contact))
 
 
 class SqlContacts:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._get = PreparedCache(engine.dialect.name)(_CONTACT_GET)
 
     def get(self, store_id: str, customer_id: str) -> Contact | None:
         with self._engine.connect() as conn:
-            row = conn.execute(_CONTACT_GET, {"b_store": store_id, "b_customer": customer_id}).first()
-        return Contact(**{name: row._mapping[name] for name in _CONTACT_FIELDS}) if row else None
+            row = self._get.first(conn, {"b_store": store_id, "b_customer": customer_id})
+        if row is None:
+            return None
+        found = dict(zip(_CONTACT_COLUMNS, row))
+        return Contact(**{name: found[name] for name in _CONTACT_FIELDS})
 
     def save(self, contact: Contact) -> None:
         with Session(self._engine) as session:
@@ -187,9 +194,17 @@ class SqlSendLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         dialect = engine.dialect.name
-        self._claim = precompiled(
-            insert_for(dialect)(_LEDGER).on_conflict_do_nothing().returning(_LEDGER.c.key), _LEDGER, dialect
+        self._prepared = prepared = PreparedCache(dialect)
+        self._claim = prepared(
+            insert_for(dialect)(_LEDGER).on_conflict_do_nothing().returning(_LEDGER.c.key),
+            column_keys=_LEDGER_COLUMNS,
         )
+        self._get = prepared(_LEDGER_GET)
+        self._history = prepared(_LEDGER_HISTORY)
+        self._delayed_for = prepared(_LEDGER_DELAYED_FOR)
+        self._settle = prepared(_LEDGER_SETTLE)
+        self._published = prepared(_LEDGER_PUBLISHED)
+        self._duplicate = prepared(_LEDGER_DUPLICATE)
 
     def claim(self, entry: LedgerEntry) -> Claim:
         return self.claim_many([entry])[0]
@@ -199,10 +214,9 @@ class SqlSendLedger:
         says which went in, so of concurrent claimers exactly one wins), then the rows already
         there for the others."""
         with self._engine.begin() as conn:
-            won = [conn.execute(self._claim, _to_values(entry)).first() is not None for entry in entries]
+            won = [self._claim.first(conn, _to_values(entry)) is not None for entry in entries]
             lost = [entry.key for entry, ok in zip(entries, won) if not ok]
-            rows = conn.execute(_LEDGER_GET_MANY, {"b_keys": lost}) if lost else ()
-            found = {row.key: _to_entry(row) for row in rows}
+            found = {entry.key: entry for entry in self._get_many(conn, lost)}
         claims = []
         for entry, ok in zip(entries, won):
             if not ok and entry.key not in found:
@@ -213,19 +227,25 @@ class SqlSendLedger:
 
     def get(self, key: str) -> LedgerEntry | None:
         with self._engine.connect() as conn:
-            row = conn.execute(_LEDGER_GET, {"b_key": key}).first()
-        return _to_entry(row) if row else None
+            row = self._get.first(conn, {"b_key": key})
+        return _entry_of(row) if row else None
+
+    def _get_many(self, conn: Any, keys: Sequence[str]) -> list[LedgerEntry]:
+        if not keys:
+            return []
+        statement, params = _LEDGER_GET_MANY(keys)
+        return [_entry_of(row) for row in self._prepared(statement).all(conn, params)]
 
     def by_message_id(self, message_id: str) -> LedgerEntry | None:
         with Session(self._engine) as session:
             row = session.exec(select(LedgerRow).where(LedgerRow.message_id == message_id)).first()
-            return _to_entry(row) if row else None
+            return _to_entry(row.model_dump()) if row else None
 
     def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
         """The customer's entries created since `since`, and every delayed one (still ahead)."""
         with self._engine.connect() as conn:
             found = {"b_store": store_id, "b_customer": customer_id, "b_since": since}
-            return [_to_entry(row) for row in conn.execute(_LEDGER_HISTORY, found)]
+            return [_entry_of(row) for row in self._history.all(conn, found)]
 
     def take_over(self, key: str, attempts_seen: int, now: datetime) -> bool:
         # Compare-and-set on the attempt counter: of two resumers, one sees its count changed.
@@ -270,10 +290,9 @@ class SqlSendLedger:
         if not values:
             return []
         with self._engine.begin() as conn:
-            conn.execute(_LEDGER_SETTLE, values)
-            keys = [s.key for s in settlements]
-            rows = {row.key: _to_entry(row) for row in conn.execute(_LEDGER_GET_MANY, {"b_keys": keys})}
-        return [rows[s.key] for s in settlements]
+            self._settle.run_many(conn, values)
+            found = {entry.key: entry for entry in self._get_many(conn, sorted({s.key for s in settlements}))}
+        return [found[s.key] for s in settlements]
 
     def claim_due(self, now: datetime, stale_before: datetime, limit: int) -> list[LedgerEntry]:
         """Delayed entries due by `now`, and scheduled sends a crashed worker left pending (not
@@ -340,8 +359,8 @@ class SqlSendLedger:
 
     def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
         with self._engine.connect() as conn:
-            rows = conn.execute(_LEDGER_DELAYED_FOR, {"b_store": store_id, "b_customer": customer_id})
-            return [_to_entry(row) for row in rows]
+            rows = self._delayed_for.all(conn, {"b_store": store_id, "b_customer": customer_id})
+        return [_entry_of(row) for row in rows]
 
     def cancel(self, key: str, reason: str, now: datetime) -> LedgerEntry | None:
         """A delayed entry settled as suppressed; None when it is no longer delayed (the
@@ -355,13 +374,13 @@ class SqlSendLedger:
 
     def count_duplicate(self, key: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(_LEDGER_DUPLICATE, {"b_key": key})
+            self._duplicate.run(conn, {"b_key": key})
 
     def mark_published(self, keys: list[str], now: datetime) -> None:
         if not keys:
             return
         with self._engine.begin() as conn:
-            conn.execute(_LEDGER_PUBLISHED, [{"b_key": key, "b_now": now} for key in keys])
+            self._published.run_many(conn, [{"b_key": key, "b_now": now} for key in keys])
 
     def stats(self) -> list[StatsRow]:
         # Why a message was suppressed or delayed is a short code (holdout, frequency_cap...);
@@ -390,19 +409,20 @@ class SqlSendLedger:
 class SqlSuppressions:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._get = PreparedCache(engine.dialect.name)(_SUPPRESSIONS_GET)
 
     def get(self, store_id: str, customer_id: str) -> SuppressionList:
         with self._engine.connect() as conn:
-            rows = conn.execute(_SUPPRESSIONS_GET, {"b_store": store_id, "b_customer": customer_id}).all()
+            rows = self._get.all(conn, {"b_store": store_id, "b_customer": customer_id})
         found = EMPTY
-        for row in rows:
+        for _store, _customer, channel, block, address, lift, changed_at in rows:  # the table's order
             found = found.apply(
                 Change(
-                    Channel(row.channel),
-                    Block(row.block),
-                    _utc(row.changed_at),  # type: ignore[arg-type]
-                    lift=row.lift,
-                    address=row.address or None,
+                    Channel(channel),
+                    Block(block),
+                    _utc(changed_at),  # type: ignore[arg-type]
+                    lift=lift,
+                    address=address or None,
                 )
             )
         return found
@@ -500,12 +520,17 @@ def _to_values(entry: LedgerEntry) -> dict[str, object]:
     return data
 
 
-def _to_entry(row: Any) -> LedgerEntry:
-    """A LedgerRow or a Core row of the ledger table."""
-    data = {name: getattr(row, name) for name in _ENTRY_FIELDS}
-    data["channel"] = Channel(row.channel)
-    data["state"] = State(row.state)
-    data["purpose"] = Purpose(row.purpose) if row.purpose else None
+def _entry_of(row: Sequence[Any]) -> LedgerEntry:
+    """A ledger row read by a `Prepared` statement (columns in the table's order)."""
+    return _to_entry(dict(zip(_LEDGER_COLUMNS, row)))
+
+
+def _to_entry(row: dict[str, Any]) -> LedgerEntry:
+    """A ledger row's columns by name."""
+    data = {name: row[name] for name in _ENTRY_FIELDS}
+    data["channel"] = Channel(row["channel"])
+    data["state"] = State(row["state"])
+    data["purpose"] = Purpose(row["purpose"]) if row["purpose"] else None
     for name in ("created_at", "updated_at", "sent_at", "published_at", "due_at"):
         data[name] = _utc(data[name])
     return LedgerEntry(**data)
