@@ -18,7 +18,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     # JSON needs the traceback as text (ConsoleRenderer formats exc_info itself).
     exceptions = [structlog.processors.format_exc_info] if json else []
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A call below the level stops at once, before stamping and rendering: a line per
+        # message sent costs nothing when the level leaves it out.
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

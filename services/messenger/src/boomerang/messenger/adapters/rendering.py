@@ -81,10 +81,14 @@ class TemplateRenderer:
         html = self._part(locale, step.template, "html", view)
         return Rendered(
             text=_tidy(self._part(locale, step.template, "txt", view)),
-            html=self._inliner.inline(html),
+            html=self.inline_css(html),
             subject=self._subject(step, locale, view),
             locale=locale,
         )
+
+    def inline_css(self, html: str) -> str:
+        """The stylesheet's rules as style attributes (mail clients drop <style> blocks)."""
+        return self._inliner.inline(html)
 
     def _has(self, locale: str, template: str, part: str) -> bool:
         return f"{locale}/{template}.{part}.j2" in self._names
