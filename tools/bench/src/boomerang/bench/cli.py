@@ -76,6 +76,7 @@ def messenger(
     bare_threads: Annotated[int, typer.Option(help="threads of the bare SendGrid SDK client")] = 4,
     latency_rate: Annotated[float, typer.Option(help="orders per second through ingest")] = 200.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run")] = 10.0,
+    replicas: Annotated[int, typer.Option(help="messenger processes (one group, one store) in (a') and (d)")] = 2,
     reliability_events: Annotated[int, typer.Option(help="orders replayed, each published twice; 0 skips it")] = 10_000,
     kills: Annotated[int, typer.Option(help="SIGKILLs of the messenger during the reliability run")] = 2,
     profile: Annotated[
@@ -86,6 +87,7 @@ def messenger(
     """Sends/s vs the bare SDK, CPU per send, order-to-receipt latency, exactly once under SIGKILL."""
     options = messenger_bench.Options(
         orders=orders, bare_threads=bare_threads, latency_rate=latency_rate, latency_seconds=latency_seconds,
+        replicas=replicas,
         reliability_events=reliability_events, kills=kills, profile=profile, **({"out_dir": out_dir} if out_dir else {}),
     )
     report = _run(messenger_bench.run, options)
@@ -151,10 +153,13 @@ def _messenger_table(report: dict[str, Any]) -> Table:
     table.add_row("(a) messenger (policy, render, ledger, SDK)", f"{pipeline['sends_per_s']:,.0f} sends/s", "", "")
     table.add_row("    ratio a/b", f"{report['ratio_messenger_to_bare']:.3f}", targets["throughput_ratio"]["target"],
                   verdict("throughput_ratio"))
+    if scaled := report.get("scaled_out"):
+        table.add_row(f"(a') {scaled['replicas']} messenger replicas", f"{scaled['sends_per_s']:,.0f} sends/s", "", "")
+        table.add_row("    ratio a'/b", f"{report['ratio_replicas_to_bare']:.3f}", "", "")
     table.add_row("(c) messenger CPU per send", f"{cpu['messenger_cpu_ms_per_send']:.2f} ms", "", "")
     table.add_row("    single-core ceiling", f"{cpu['single_core_sends_per_s']:,.0f} sends/s",
                   targets["single_core_sends"]["target"], verdict("single_core_sends"))
-    table.add_row(f"(d) order -> receipt p50 at {latency['rate_per_s']:g}/s", f"{latency['p50_ms']:.0f} ms",
+    table.add_row(f"(d) order -> receipt p50 at {latency['rate_per_s']:g}/s, {latency.get('messenger_replicas', 1)} replica(s)", f"{latency['p50_ms']:.0f} ms",
                   targets["latency_p50"]["target"], verdict("latency_p50"))
     table.add_row("    p99", f"{latency['p99_ms']:.0f} ms", targets["latency_p99"]["target"], verdict("latency_p99"))
     if reliability is None:

@@ -8,6 +8,8 @@ and custom_args). Each part gets its own topic prefix, messenger database and co
     CustomerIdentified events first (email only, so every send is a SendGrid call), then the
     bench publishes one OrderPlaced each at once; sends/s from that publish to the last receipt
     recorded as sent (its /metrics), through policy, rendering, ledger and the official SDK.
+(a') The same with `replicas` messenger processes (one consumer group, one SQLite store), as a
+    deployment scales out: what the machine sends when the messenger uses every core.
 (b) The limit: the official SendGrid SDK alone (`SendGridAPIClient.client.mail.send.post`) pushes
     the very request bodies the messenger sent in (a) (rebuilt from the sandbox's outbox, new
     message ids) into the same sandbox, from 1 thread and from `bare_threads` threads; the
@@ -15,7 +17,9 @@ and custom_args). Each part gets its own topic prefix, messenger database and co
 (c) CPU: the messenger process's own CPU time (/proc/<pid>/stat utime+stime) over (a)'s window,
     per send; the sandbox is another process, so 1 / cpu_per_send is the single-core ceiling of
     one instance where the provider runs elsewhere (network wait costs no CPU).
-(d) Latency: `boomerang-ingest serve` and a messenger on one prefix; identify calls first, then
+(f) Floor: the official SDK's own CPU per request (the 1-thread bare run) and CSS inlining of the
+    HTML (a) sent, timed alone: the per-send CPU no messenger built on that SDK can go below.
+(d) Latency: `boomerang-ingest serve` and `replicas` messengers on one prefix; identify calls first, then
     one `Order Completed` per customer on /v1/track at `latency_rate`/s (open loop); latency from
     ingest's 2xx to the receipt's arrival in the sandbox (its `received_at`, same clock).
 (e) Reliability: `reliability_events` orders (customers with a phone, half of them consenting to
@@ -57,6 +61,7 @@ from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, ma
 from boomerang.devstack.history import CATALOGUE, Purchase, identify_call, order_call
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
 from boomerang.devstack.waiting import wait_until_ready
+from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.messages import idempotency_key, message_id_for
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
 from boomerang.shared.events.attribution import CUSTOMER_ID, FLOW, MESSAGE_ID
@@ -72,6 +77,7 @@ class Options:
     bare_threads: int = 4  # (b) the SDK's calls block: parallel threads to find the sandbox's limit
     latency_rate: float = 200.0  # (d) orders per second through ingest
     latency_seconds: float = 10.0
+    replicas: int = 2  # (a') and (d): messenger processes in one consumer group, one store
     reliability_events: int = 10_000  # (e) triggering OrderPlaced events, each published twice
     kills: int = 2
     profile: bool = False  # py-spy on the messenger during one more, unmeasured batch of receipts after (a)
@@ -94,6 +100,11 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     try:
         sandbox.start()
         figures |= _throughput(options, broker, sandbox, run_id, say)
+        if options.replicas > 1:
+            figures["scaled_out"] = _scaled_out(options, broker, sandbox, run_id, say)
+            figures["ratio_replicas_to_bare"] = round(
+                figures["scaled_out"]["sends_per_s"] / figures["bare_sdk"]["requests_per_s"], 3
+            )
         figures["latency"] = _latency(options, broker, sandbox, run_id, say)
         if options.reliability_events:  # 0 skips it (e.g. a profiling run)
             figures["reliability"] = _reliability(options, broker, sandbox, run_id, say)
@@ -187,17 +198,19 @@ class Messenger:
     """`boomerang-messenger serve` on one prefix, database and group; restartable."""
 
     def __init__(
-        self, out: Path, run_id: str, name: str, bootstrap: str, prefix: str, sandbox_url: str, **settings: str
+        self, out: Path, run_id: str, name: str, bootstrap: str, prefix: str, sandbox_url: str,
+        store: str | None = None, **settings: str,
     ) -> None:
         self.port = free_port()
         self.log_path = out / f"messenger-{name}.log"
+        store = store or name  # replicas share one
         self.env = {
             **os.environ,
             "BOOMERANG_KAFKA_BOOTSTRAP": bootstrap,
             "BOOMERANG_TOPIC_PREFIX": prefix,
             "BOOMERANG_LOG_LEVEL": "WARNING",  # a line per send would measure the log
             "BOOMERANG_MESSENGER_PORT": str(self.port),
-            "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{out / f'messenger-{run_id}-{name}.db'}",
+            "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{out / f'messenger-{run_id}-{store}.db'}",
             "BOOMERANG_MESSENGER_GROUP_ID": f"{prefix}messenger",
             "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox_url,
             "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox_url,
@@ -280,6 +293,36 @@ class Messenger:
                 raise BenchFailed(f"{what}: not after {timeout_s:.0f}s:\n{self.tail()}")
             time.sleep(every_s)
         return time.perf_counter()
+
+
+class Replicas:
+    """Messenger processes in one consumer group on one store, as replicas of a deployment: the
+    topic's partitions are shared among them. Started one after the other (the first migrates
+    the store); counters are summed over all of them."""
+
+    def __init__(self, members: list[Messenger]) -> None:
+        self.members = members
+
+    def start(self) -> Replicas:
+        for member in self.members:
+            member.start()
+        return self
+
+    def close(self) -> None:
+        for member in self.members:
+            member.close()
+
+    def counted(self, name: str, **labels: str) -> float:
+        return sum(member.counted(name, **labels) for member in self.members)
+
+    def wait_for(self, what: str, done: Callable[[], bool], timeout_s: float, every_s: float = 0.05) -> float:
+        return self.members[0].wait_for(what, lambda: self._all_alive(what) and done(), timeout_s, every_s)
+
+    def _all_alive(self, what: str) -> bool:
+        for member in self.members:
+            if not member.alive():
+                raise BenchFailed(f"a messenger replica exited while waiting for {what}:\n{member.tail()}")
+        return True
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -375,6 +418,7 @@ def _throughput(
     say(f"(c) messenger CPU {cpu_figures['messenger_cpu_ms_per_send']:.2f} ms/send: "
         f"{cpu_figures['single_core_sends_per_s']:,.0f} sends/s per core")
 
+    floor = _floor(sent)
     bodies = [_mail_body(m, i, run_id) for i, m in enumerate(sent)]
     runs = []
     for threads in (1, options.bare_threads):
@@ -385,8 +429,58 @@ def _throughput(
             "client": "official SendGrid SDK (sendgrid 6.12.5, SendGridAPIClient.client.mail.send.post), "
                       "request bodies pre-built from the messenger's own sends in (a)"}
     sandbox.clear()
+    floor["sdk_cpu_ms_per_request"] = runs[0]["client_cpu_ms_per_request"]
+    floor["floor_ms_per_send"] = round(floor["sdk_cpu_ms_per_request"] + floor["css_inlining_ms_per_email"], 3)
+    floor["ceiling_sends_per_s_per_core"] = round(1000 / floor["floor_ms_per_send"], 1)
+    say(f"(f) the official SDK's own CPU {floor['sdk_cpu_ms_per_request']:.2f} ms/request + CSS inlining "
+        f"{floor['css_inlining_ms_per_email']:.2f} ms/email: at most {floor['ceiling_sends_per_s_per_core']:,.0f} "
+        "sends/s per core before any other work")
+    cpu_figures["floor"] = floor
     return {"messenger_pipeline": pipeline, "bare_sdk": bare, "cpu": cpu_figures, **({"profile": found} if found else {}),
             "ratio_messenger_to_bare": round(pipeline["sends_per_s"] / bare["requests_per_s"], 3)}
+
+
+def _scaled_out(
+    options: Options, broker: LocalKafka, sandbox: Sandbox, run_id: str, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """(a') as (a), with `replicas` messenger processes sharing the topic's partitions and one
+    store: what the same machine sends when the messenger uses every core, as the bare SDK's
+    threads do."""
+    prefix = f"bench{run_id}s."
+    rng = random.Random(SEED + 1)
+    n, topic = options.orders, COMMERCE_EVENTS.named(prefix)
+    contacts = [_contact(i, run_id, phone=False, sms_consent=False) for i in range(n)]
+    orders = [_order(i, run_id, rng) for i in range(n)]
+    sandbox.clear()
+    messengers = Replicas([
+        Messenger(options.out_dir, run_id, f"s{i}", broker.bootstrap, prefix, sandbox.url, store="s")
+        for i in range(options.replicas)
+    ])
+    try:
+        messengers.start()
+        asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(contacts)))
+        messengers.wait_for("contacts", lambda: messengers.counted("events_total", type=CustomerIdentified.event_type) >= n,
+                            options.timeout_s, every_s=0.2)
+        pids = {f"messenger {i}": m.pid for i, m in enumerate(messengers.members)}
+        cpu = CpuMeter({**pids, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
+        cpu.start()
+        started = time.perf_counter()
+        asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(orders)))
+        ended = messengers.wait_for(
+            f"{n:,} receipts", lambda: messengers.counted("messages_total", flow="receipt", status="sent") >= n,
+            options.timeout_s)
+        used = cpu.stop()
+    finally:
+        messengers.close()
+    sent = len(sandbox.messages())
+    sandbox.clear()
+    if sent != n:
+        raise BenchFailed(f"(a') the sandbox holds {sent} messages, expected {n} receipts")
+    figures = {"replicas": options.replicas, "orders": n, "sends": n, "seconds": round(ended - started, 3),
+               "sends_per_s": round(rate(n, ended - started), 1), "cpu_percent_of_one_core": used,
+               "how": "as (a), the messenger as `replicas` processes in one consumer group sharing one SQLite store"}
+    say(f"(a') {options.replicas} messenger replicas: {figures['sends_per_s']:,.0f} sends/s ({used})")
+    return figures
 
 
 def _profile(
@@ -414,6 +508,22 @@ def _profile(
         return {"error": str(exc)[:2000]}
     say(f"profile: {summary['samples']} samples in {collapsed}")
     return {"collapsed_stacks": str(collapsed), "receipts": n, **summary}
+
+
+def _floor(sent: list[dict[str, Any]]) -> dict[str, Any]:
+    """(f) Two parts of every email send no messenger can skip, timed alone in this process: the
+    messenger's CSS inlining of the very HTML it sent (an email's real size and markup); the
+    official SDK's own CPU per request is the 1-thread bare run's (b)."""
+    renderer = TemplateRenderer()
+    htmls = [m["html"] for m in sent if m["html"]]
+    started = time.process_time()
+    for html in htmls:
+        renderer.inline_css(html)
+    inlining_s = time.process_time() - started
+    return {"emails": len(htmls), "css_inlining_ms_per_email": round(inlining_s * 1000 / max(len(htmls), 1), 3),
+            "how": "CPU time of this process: CSS inlining of (a)'s HTML again (TemplateRenderer.inline_css), and "
+                   "the bare SDK's 1-thread run (b) over its requests; rendering the templates, the ledger, Kafka "
+                   "and policy come on top"}
 
 
 def _mail_body(m: dict[str, Any], i: int, run_id: str) -> dict[str, Any]:
@@ -446,15 +556,16 @@ def _bare(sandbox: Sandbox, bodies: list[dict[str, Any]], threads: int) -> dict[
             send(request_body=body, timeout=10)
         return len(shares[t])
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(threads) as pool:
         done = sum(pool.map(push, range(threads)))
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     landed = len(sandbox.messages())
     if landed != done:
         raise BenchFailed(f"(b) pushed {done} requests, the sandbox holds {landed}")
     return {"threads": threads, "requests": done, "seconds": round(seconds, 3),
-            "requests_per_s": round(rate(done, seconds), 1)}
+            "requests_per_s": round(rate(done, seconds), 1),
+            "client_cpu_ms_per_request": round(cpu_s * 1000 / done, 3)}
 
 
 # --- (d) -------------------------------------------------------------------------------------
@@ -483,18 +594,21 @@ def _latency(
         orders.append(call)
     sandbox.clear()
     headers = {"Authorization": _basic(WRITE_KEY), "Content-Type": "application/json"}
-    messenger = Messenger(options.out_dir, run_id, "d", broker.bootstrap, prefix, sandbox.url)
+    messengers = Replicas([
+        Messenger(options.out_dir, run_id, f"d{i}", broker.bootstrap, prefix, sandbox.url, store="d")
+        for i in range(options.replicas)
+    ])
     try:
         with Ingest(options.out_dir, run_id, broker.bootstrap, prefix) as ingest:
-            messenger.start()
-            accepted = asyncio.run(_post_latency_run(ingest.port, headers, identifies, orders, options, messenger))
+            messengers.start()
+            accepted = asyncio.run(_post_latency_run(ingest.port, headers, identifies, orders, options, messengers))
             say(f"(d) {len(accepted):,} orders accepted by ingest at {options.latency_rate:g}/s")
-            messenger.wait_for(f"{count:,} receipts",
-                               lambda: messenger.counted("messages_total", flow="receipt", status="sent") >= count,
-                               options.timeout_s, every_s=0.2)
+            messengers.wait_for(f"{count:,} receipts",
+                                lambda: messengers.counted("messages_total", flow="receipt", status="sent") >= count,
+                                options.timeout_s, every_s=0.2)
             ingest_alive = ingest.alive()
     finally:
-        messenger.close()
+        messengers.close()
     if not ingest_alive:
         raise BenchFailed("ingest exited during the latency run")
     arrived = {m["custom_args"].get(CUSTOMER_ID): m["received_at"] for m in sandbox.messages()
@@ -504,9 +618,11 @@ def _latency(
     if missing:
         raise BenchFailed(f"(d) {missing} accepted orders have no receipt in the sandbox")
     figures = {"rate_per_s": options.latency_rate, "orders": count, "receipts": len(latencies),
+               "messenger_replicas": options.replicas,
                **latency_summary(latencies),
                "how": "wall clock when ingest answered 2xx to the order's /v1/track, to the sandbox's received_at "
-                      "of its receipt email (same machine, same clock); contacts identified beforehand"}
+                      "of its receipt email (same machine, same clock); contacts identified beforehand; the "
+                      "messenger as `messenger_replicas` processes in one consumer group sharing one SQLite store"}
     sandbox.clear()
     say(f"(d) order accepted -> receipt in the sandbox: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms")
     return figures
@@ -514,7 +630,7 @@ def _latency(
 
 async def _post_latency_run(
     port: int, headers: dict[str, str], identifies: list[dict], orders: list[dict], options: Options,
-    messenger: Messenger,
+    messenger: Messenger | Replicas,
 ) -> dict[str, float]:
     """Identify calls in batches (waited for), then orders open loop: customer -> epoch accepted."""
     async with load.Client("127.0.0.1", port, headers, 64) as http:
