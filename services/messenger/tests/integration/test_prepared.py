@@ -80,3 +80,17 @@ def test_a_statement_it_cannot_prepare_runs_through_sqlalchemy(engine) -> None:
 
     assert isinstance(prepare(expanding), _Executed) and isinstance(prepare(statement), Prepared)
     assert sorted(via_sqlalchemy) == sorted(via_driver) == [("c0",), ("c2",)]
+
+
+def test_a_moment_with_another_offset_is_stored_as_the_same_instant(engine) -> None:
+    from datetime import timedelta, timezone
+
+    new_york = MOMENT.astimezone(timezone(timedelta(hours=-5)))
+    prepare = PreparedCache(engine.dialect.name)
+    add = prepare(insert(_SUPPRESSIONS), column_keys=[column.name for column in _SUPPRESSIONS.c])
+    with engine.begin() as conn:
+        add.run(conn, _suppression("c1", True) | {"changed_at": new_york})
+    with engine.connect() as conn:
+        (stored,) = conn.execute(select(_SUPPRESSIONS.c.changed_at)).one()
+
+    assert stored.replace(tzinfo=stored.tzinfo or UTC) == MOMENT

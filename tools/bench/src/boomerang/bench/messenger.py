@@ -17,8 +17,6 @@ and custom_args). Each part gets its own topic prefix, messenger database and co
 (c) CPU: the messenger process's own CPU time (/proc/<pid>/stat utime+stime) over (a)'s window,
     per send; the sandbox is another process, so 1 / cpu_per_send is the single-core ceiling of
     one instance where the provider runs elsewhere (network wait costs no CPU).
-(f) Floor: the official SDK's own CPU per request (the 1-thread bare run) and CSS inlining of the
-    HTML (a) sent, timed alone: the per-send CPU no messenger built on that SDK can go below.
 (d) Latency: `boomerang-ingest serve` and `replicas` messengers on one prefix; identify calls first, then
     one `Order Completed` per customer on /v1/track at `latency_rate`/s (open loop); latency from
     ingest's 2xx to the receipt's arrival in the sandbox (its `received_at`, same clock).
@@ -26,6 +24,8 @@ and custom_args). Each part gets its own topic prefix, messenger database and co
     SMS) and their contacts, every event published twice, the messenger SIGKILLed `kills` times
     mid-run and restarted; afterwards each message id (one per idempotency key) appears at most
     once in the sandbox and every expected receipt email and SMS is there.
+(f) Floor: the official SDK's own CPU per request (the 1-thread bare run) and CSS inlining of the
+    HTML (a) sent, timed alone: the per-send CPU no messenger built on that SDK can go below.
 Writes build/bench/messenger.json. Exit 0 when the run measured what it set out to, whether or not
 the targets were met.
 """

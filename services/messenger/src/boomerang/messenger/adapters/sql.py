@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -189,7 +189,10 @@ def _converters(compiled: Any) -> tuple[Any, ...] | None:
 
 
 def _sqlite_text(value: date) -> str:
-    """SQLAlchemy's SQLite storage format (the zone is dropped: the store writes UTC)."""
+    """SQLAlchemy's SQLite storage format, in UTC: SQLite keeps no zone, and every reader takes
+    the text for UTC (SQLAlchemy itself would drop another offset and keep the local time)."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds")
     return value.isoformat()
