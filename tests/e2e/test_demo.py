@@ -5,7 +5,7 @@ import json
 import pytest
 
 from boomerang.devstack.demo import DEMO_SETTINGS, run_demo
-from boomerang.devstack.history import load_purchases, phone_for
+from boomerang.devstack.history import browses_after_stopping, load_purchases, phone_for, replay_calls
 from boomerang.segmenter.domain.model import LIFECYCLE_STAGES
 
 pytestmark = pytest.mark.e2e
@@ -16,6 +16,9 @@ SERVICE_SETTINGS = DEMO_SETTINGS
 def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_path) -> None:
     purchases = [p for p in load_purchases() if p.customer <= 25]
     sms = sum(1 for p in purchases if phone_for(p.customer))
+    calls = replay_calls(purchases)  # the orders, with the synthetic checkouts and product views
+    checkouts = [c for c in calls if c.get("event") == "Checkout Started"]
+    browsers = {c["userId"] for c in calls if c.get("event") == "Product Viewed"}
 
     summary = run_demo(stack, tmp_path / "summary.json", purchases)
 
@@ -26,7 +29,7 @@ def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_pa
     assert summary["outbox"]["after_first_replay"] >= len(purchases) + sms
     assert summary["outbox"]["new_after_replaying_twice_more"] == 0
     assert summary["messages_by_flow_and_channel"]["receipt"] == {"email sent": len(purchases), "sms sent": sms}
-    assert summary["duplicates_avoided"]["ingest_same_message_id"] == len(purchases) + 25
+    assert summary["duplicates_avoided"]["ingest_same_message_id"] == len(calls)
     assert summary["duplicates_avoided"]["messenger_send_ledger"] >= len(purchases) + sms  # every re-imported receipt, and the flows they start
     # Event time drives the lifecycle: each customer is in exactly one stage, the one their
     # 1997-98 history put them in by the history's end (on today's clock all would be lapsed),
@@ -51,6 +54,15 @@ def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_pa
     assert {o.split(" (")[0] for o in flows["broadcast"]} <= {"email sent", "email suppressed"}, flows["broadcast"]
     assert sum(n for flow, outcomes in flows.items() if flow != "receipt" for o, n in outcomes.items() if "sent" in o) > 0
     started = {"birthday", "purchase_anniversary", "feedback_request", "win_back", "replenishment", "broadcast"}
+    started |= {"checkout_abandonment", "neutral_nurture"}
     assert started <= set(flows), flows  # on the history's clock: the calendar, orders, segments, an operator
+    # the synthetic site activity starts the last two: each checkout's reminder settles (an order
+    # ends it, or it is sent or held back), and a browser past the at-risk horizon turns neutral
+    assert sum(flows["checkout_abandonment"].values()) == len(checkouts), flows["checkout_abandonment"]
+    assert flows["checkout_abandonment"].get("email suppressed (exited)", 0) > 0, flows["checkout_abandonment"]
+    assert not [o for o in flows["checkout_abandonment"] if o.split(" ")[1] in ("delayed", "pending")]
+    assert len(browsers) > 0 and all(browses_after_stopping(int(b.removeprefix("cdnow-"))) for b in browsers)
+    assert sum(flows["neutral_nurture"].values()) >= len(browsers), flows["neutral_nurture"]
+    assert not [o for o in flows["neutral_nurture"] if o.split(" ")[1] == "pending"], flows["neutral_nurture"]
     assert summary["provider_events_fed_back"]["sendgrid delivered"] >= len(purchases)
     assert json.loads((tmp_path / "summary.json").read_text())["store"] == "demo"

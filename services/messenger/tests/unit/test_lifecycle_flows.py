@@ -281,6 +281,33 @@ async def test_a_delayed_first_step_is_recorded_as_delayed_and_neither_sent_nor_
     assert (entry.state, entry.reason, entry.due_at) == (State.DELAYED, "flow_delay", NOW + timedelta(days=1))
 
 
+async def test_a_change_read_late_counts_the_delay_from_when_it_happened_and_a_later_exit_leaves_it_due() -> None:
+    # Read 30 hours late (a backlog; on event time, a segmenter behind the replay): the step is
+    # due a day after the change, and a change away that happened after that moment does not
+    # cancel it (it was due first); one that happened before it does.
+    world = World()
+    stays, leaves = [c for c in (f"c{i}" for i in range(50)) if not in_holdout("s1", c, "neutral_nurture", 10)][:2]
+    for who in (stays, leaves):
+        await world.known(who)
+        await world.messenger.handle(_changed_at(who, "neutral", NOW - timedelta(hours=30)))
+    assert {e.due_at for e in world.entries("neutral_nurture")} == {NOW - timedelta(hours=6)}
+
+    await world.messenger.handle(_changed_at(stays, "at_risk", NOW - timedelta(hours=2)))
+    await world.messenger.handle(_changed_at(leaves, "at_risk", NOW - timedelta(hours=10)))
+
+    states = {e.customer_id: (e.state, e.reason) for e in world.entries("neutral_nurture")}
+    assert states == {stays: (State.DELAYED, "flow_delay"), leaves: (State.SUPPRESSED, "exited")}
+
+
+def _changed_at(customer_id: str, to: str, at: datetime) -> Envelope:
+    """A lifecycle change stamped, as the segmenter stamps it, with its own business time."""
+    event = SegmentChanged(
+        from_segment="active", to_segment=to, reason="test", changed_at=at, orders=3,
+        revenue=Decimal("120"), dimension="lifecycle",
+    )  # fmt: skip
+    return Envelope.wrap(event, store_id="s1", customer_id=customer_id, source="test", time=at, id=f"seg-{customer_id}-{to}")
+
+
 async def test_a_customer_outside_the_audience_is_suppressed_as_such() -> None:
     world = World()
     ada = customer(held_out=False)

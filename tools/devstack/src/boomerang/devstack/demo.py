@@ -64,13 +64,17 @@ class ReplayResult:
 
 
 def replay(stack: Stack, calls: list[dict]) -> ReplayResult:
-    """Send the history to ingest in Segment batches, as a shop's backend would."""
+    """Send the history to ingest in Segment batches, as a shop's backend would: a batch
+    refused for the store's rate (429) is sent again after the Retry-After ingest asks for."""
     c = stack.config
     accepted = deduplicated = rejected = 0
     started = time.monotonic()
     with httpx.Client(base_url=c.url("ingest"), auth=(c.write_key, ""), timeout=30) as client:
         for i in range(0, len(calls), BATCH_SIZE):
             response = client.post("/v1/batch", json={"batch": calls[i : i + BATCH_SIZE]})
+            while response.status_code == 429:
+                time.sleep(float(response.headers.get("Retry-After", "1")))
+                response = client.post("/v1/batch", json={"batch": calls[i : i + BATCH_SIZE]})
             response.raise_for_status()
             body = response.json()
             accepted += body.get("accepted", 0)
@@ -196,6 +200,8 @@ def run_demo(stack: Stack, summary_path: Path, purchases: list[Purchase] | None 
     """Replay once; again unchanged (ingest drops the repeats); again re-imported (the ledger does)."""
     purchases = purchases if purchases is not None else load_purchases()
     calls = replay_calls(purchases)
+    # The receipts: one email per order, an SMS too for those with a phone. The synthetic
+    # checkouts and views send nothing at once (a reminder, a nurture step comes later, or not).
     expected = len(purchases) + sum(1 for p in purchases if phone_for(p.customer))
     before = len(outbox(stack))
 

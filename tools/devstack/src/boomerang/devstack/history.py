@@ -3,12 +3,26 @@
 CDNOW gives who bought when, how many CDs and for how much; names, addresses and the CDs
 themselves are made up here, deterministically, so a replay always sends the same calls
 (same messageIds), which is what lets a second replay prove nothing is sent twice.
+
+CDNOW has only purchases, so the site activity is synthetic too (`site_activity`), made up by
+the same rule on every replay and interleaved with the orders in time order:
+
+- "Checkout Started" 20 minutes before one order in three (the order ends the checkout, so no
+  reminder goes out), and a checkout left unfinished ten days after the last order of one
+  customer in four (never followed by an order: the 4-hour reminder goes out);
+- "Product Viewed" of a CD in the genre they bought last, three days past the at-risk horizon
+  of another one customer in four who stopped buying, which makes them `neutral` (browsing, not
+  buying) for the segmenter until it runs out two weeks later.
+
+Only activity that ends at least two weeks before the history does is made up, so the flows it
+starts have run by the replay's end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from statistics import median
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -118,16 +132,19 @@ def identify_call(n: int, first_seen: datetime) -> dict:
     }
 
 
+def order_id(p: Purchase) -> str:
+    return f"cdnow-{p.customer:05d}-{p.day:%Y%m%d}-{p.seq}"
+
+
 def order_call(p: Purchase) -> dict:
-    order_id = f"cdnow-{p.customer:05d}-{p.day:%Y%m%d}-{p.seq}"
     return {
         "type": "track",
         "event": "Order Completed",
         "userId": customer_id(p.customer),
-        "messageId": f"order-{order_id}",
+        "messageId": f"order-{order_id(p)}",
         "timestamp": p.day.isoformat(),
         "properties": {
-            "order_id": order_id,
+            "order_id": order_id(p),
             "total": str(p.value),
             "currency": "USD",
             "products": _lines(p),
@@ -148,11 +165,109 @@ def _lines(p: Purchase) -> list[dict]:
 
 
 def replay_calls(purchases: list[Purchase]) -> list[dict]:
-    """Every customer's identify, then their orders, in the order history happened."""
+    """Every customer's identify, then their orders and site activity, in the order history
+    happened."""
+    dated = [(p.day, order_call(p)) for p in purchases] + site_activity(purchases)
+    dated.sort(key=lambda at_call: at_call[0])  # by time only: the sort is stable
     calls, identified = [], set()
-    for p in purchases:
-        if p.customer not in identified:
-            identified.add(p.customer)
-            calls.append(identify_call(p.customer, p.day))
-        calls.append(order_call(p))
+    for at, call in dated:
+        n = int(call["userId"].removeprefix("cdnow-"))
+        if n not in identified:
+            identified.add(n)
+            calls.append(identify_call(n, at))
+        calls.append(call)
     return calls
+
+
+# --- synthetic site activity (CDNOW has only purchases) ---------------------------------------
+
+CHECKOUT_BEFORE_ORDER = timedelta(minutes=20)
+ABANDONED_AFTER_LAST_ORDER = timedelta(days=10, hours=2)  # 19:00 UTC, mid-afternoon in New York
+VIEWED_AFTER_AT_RISK = timedelta(days=3, hours=-2)  # 11:00 in New York, inside nurture's send window
+# Activity ends this long before the history does, so what it starts (a reminder 4 h later, the
+# nurture series over 12 days) has come due by the replay's end.
+ROOM_BEFORE_END = timedelta(days=14)
+# The segmenter's default at-risk horizon (services/segmenter/.../policies/default.yaml,
+# `at_risk`): intervals x the median gap between purchase days, within [min, max] days; a
+# one-time buyer's a fixed number of days. A unit test keeps the two in step.
+AT_RISK_INTERVALS, AT_RISK_MIN_DAYS, AT_RISK_MAX_DAYS, AT_RISK_ONE_TIME_BUYER_DAYS = 2, 30, 180, 60
+SHOP = "https://shop.example"
+
+
+def checks_out_first(p: Purchase) -> bool:
+    """One order in three (a customer's first of the day) went through a tracked checkout."""
+    return p.seq == 0 and (p.customer + p.day.toordinal()) % 3 == 0
+
+
+def abandons_a_checkout(n: int) -> bool:
+    return n % 4 == 1
+
+
+def browses_after_stopping(n: int) -> bool:
+    return n % 4 == 3
+
+
+def at_risk_after(purchase_days: list[datetime]) -> timedelta:
+    """How long after the last order the segmenter's default policy says the customer is at risk."""
+    days = sorted(set(purchase_days))
+    if len(days) < 2:
+        return timedelta(days=AT_RISK_ONE_TIME_BUYER_DAYS)
+    gap = median(b - a for a, b in zip(days, days[1:]))
+    return min(max(gap * AT_RISK_INTERVALS, timedelta(days=AT_RISK_MIN_DAYS)), timedelta(days=AT_RISK_MAX_DAYS))
+
+
+def site_activity(purchases: list[Purchase]) -> list[tuple[datetime, dict]]:
+    """The synthetic checkouts and product views of these purchases' customers, each with its time."""
+    if not purchases:
+        return []
+    latest = max(p.day for p in purchases) - ROOM_BEFORE_END
+    activity = []
+    for p in filter(checks_out_first, purchases):
+        at = p.day - CHECKOUT_BEFORE_ORDER
+        activity.append((at, checkout_call(p, order_id(p), at)))
+    by_customer: dict[int, list[Purchase]] = {}
+    for p in purchases:
+        by_customer.setdefault(p.customer, []).append(p)
+    for n, bought in sorted(by_customer.items()):
+        last = bought[-1]
+        if abandons_a_checkout(n) and (at := last.day + ABANDONED_AFTER_LAST_ORDER) <= latest:
+            activity.append((at, checkout_call(last, f"cdnow-{n:05d}-{at:%Y%m%d}-cart", at)))
+        at_risk = last.day + at_risk_after([p.day for p in bought])
+        if browses_after_stopping(n) and (at := at_risk + VIEWED_AFTER_AT_RISK) <= latest:
+            activity.append((at, product_viewed_call(last, at)))
+    return activity
+
+
+def checkout_call(p: Purchase, checkout_id: str, at: datetime) -> dict:
+    """Checkout Started (E-commerce Spec v2: `order_id` names the checkout) for the CDs of `p`."""
+    return {
+        "type": "track",
+        "event": "Checkout Started",
+        "userId": customer_id(p.customer),
+        "messageId": f"checkout-{checkout_id}",
+        "timestamp": at.isoformat(),
+        "properties": {
+            "order_id": checkout_id,
+            "value": str(p.value),
+            "currency": "USD",
+            "products": _lines(p),
+            "recovery_url": f"{SHOP}/checkout/{checkout_id}",
+        },
+    }
+
+
+def product_viewed_call(last: Purchase, at: datetime) -> dict:
+    """Another CD in the genre of the customer's last purchase."""
+    bought = _lines(last)[0]
+    pid, name, category = next(
+        (item for item in CATALOGUE if item[2] == bought["category"] and item[0] != bought["product_id"]),
+        (bought["product_id"], bought["name"], bought["category"]),
+    )
+    return {
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": customer_id(last.customer),
+        "messageId": f"view-cdnow-{last.customer:05d}-{at:%Y%m%d}-{pid}",
+        "timestamp": at.isoformat(),
+        "properties": {"product_id": pid, "name": name, "category": category, "url": f"{SHOP}/products/{pid}"},
+    }

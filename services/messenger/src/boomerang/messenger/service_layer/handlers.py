@@ -264,10 +264,15 @@ class Messenger:
             stopping.update({flow.name: flow for flow in flows.enabled if _leaves(flow, event)})
         if not stopping:
             return
+        # The exit stops the steps due after it happened (business time); one due before goes out,
+        # as it would have had the exit been read late. On event time the segmenter publishes a
+        # change away long after the replay passed the steps before it.
         cancelled = [
             self._delivery.cancel(entry, EXITED)
             for entry in self._delivery.delayed_for(envelope.store_id, envelope.customer_id)
-            if entry.flow in stopping and _same_instance(stopping[entry.flow], entry, event)
+            if entry.flow in stopping
+            and _same_instance(stopping[entry.flow], entry, event)
+            and not (entry.due_at is not None and entry.due_at <= envelope.time)
         ]
         await self._delivery.publish(cancelled)
 
@@ -333,7 +338,13 @@ class Messenger:
             log.info("not_in_audience", flow=flow.name, message_id=entry.message_id, detail=miss)
             return await self._delivery.suppress(entry, NOT_IN_AUDIENCE)
         if (wait := flow.delay + step.delay) > timedelta(0):
-            return await self._delivery.delay(entry, now + wait, FLOW_DELAY)
+            # Counted from the change's business time, as time-after-event steps are: a segmenter
+            # running behind (a replay on event time) must not push the step past its moment. Kept
+            # at that moment even when it has passed, so an exit can tell it came first.
+            changed = min(envelope.time, now)
+            if due_after(changed, wait, now, self._late_limit) is None:
+                return await self._delivery.suppress(entry, TOO_LATE)
+            return await self._delivery.delay(entry, changed + wait, FLOW_DELAY)
         return await self._decide_step(flow, entry, contact, claimed=False)
 
     # --- time-after-event flows (feedback request, checkout abandonment) ---------------------------
