@@ -77,6 +77,7 @@ def messenger(
     latency_rate: Annotated[float, typer.Option(help="orders per second through ingest")] = 200.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run")] = 10.0,
     replicas: Annotated[int, typer.Option(help="messenger processes (one group, one store) in (a') and (d)")] = 2,
+    replica_store: Annotated[str, typer.Option(help="the replicas' store: postgresql (started for the run) or sqlite")] = "postgresql",
     reliability_events: Annotated[int, typer.Option(help="orders replayed, each published twice; 0 skips it")] = 10_000,
     kills: Annotated[int, typer.Option(help="SIGKILLs of the messenger during the reliability run")] = 2,
     profile: Annotated[
@@ -87,7 +88,7 @@ def messenger(
     """Sends/s vs the bare SDK, CPU per send, order-to-receipt latency, exactly once under SIGKILL."""
     options = messenger_bench.Options(
         orders=orders, bare_threads=bare_threads, latency_rate=latency_rate, latency_seconds=latency_seconds,
-        replicas=replicas,
+        replicas=replicas, replica_store=replica_store,
         reliability_events=reliability_events, kills=kills, profile=profile, **({"out_dir": out_dir} if out_dir else {}),
     )
     report = _run(messenger_bench.run, options)
@@ -162,6 +163,8 @@ def _messenger_table(report: dict[str, Any]) -> Table:
     table.add_row(f"(d) order -> receipt p50 at {latency['rate_per_s']:g}/s, {latency.get('messenger_replicas', 1)} replica(s)", f"{latency['p50_ms']:.0f} ms",
                   targets["latency_p50"]["target"], verdict("latency_p50"))
     table.add_row("    p99", f"{latency['p99_ms']:.0f} ms", targets["latency_p99"]["target"], verdict("latency_p99"))
+    if "cores_busy" in latency:
+        table.add_row("    cores the stack kept busy (of the machine's)", f"{latency['cores_busy']:.2f}", "", "")
     if reliability is None:
         return table
     table.add_row(f"(e) {reliability['triggering_events']:,} orders x2, {len(reliability['kills'])} SIGKILLs: duplicates",

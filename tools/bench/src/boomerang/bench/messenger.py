@@ -36,6 +36,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,6 +61,7 @@ from boomerang.bench.ingest import WRITE_KEY, BenchFailed, CpuMeter, Ingest, _ba
 from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, machine, options_of, rate
 from boomerang.devstack.history import CATALOGUE, Purchase, identify_call, order_call
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
+from boomerang.devstack.postgres import LocalPostgres
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.messages import idempotency_key, message_id_for
@@ -78,6 +80,9 @@ class Options:
     latency_rate: float = 200.0  # (d) orders per second through ingest
     latency_seconds: float = 10.0
     replicas: int = 2  # (a') and (d): messenger processes in one consumer group, one store
+    # The replicas' shared store: PostgreSQL (started for the run), as a deployment with more than
+    # one replica has; on one SQLite file their writes queue behind one lock (`sqlite` shows it).
+    replica_store: str = "postgresql"
     reliability_events: int = 10_000  # (e) triggering OrderPlaced events, each published twice
     kills: int = 2
     profile: bool = False  # py-spy on the messenger during one more, unmeasured batch of receipts after (a)
@@ -96,21 +101,30 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     broker.start()
     say(f"run {run_id}: Kafka at {broker.bootstrap}")
     sandbox = Sandbox(out, run_id)
+    postgres = None
+    if options.replicas > 1 and options.replica_store == "postgresql":
+        postgres = LocalPostgres(out / f"postgres-{run_id}", free_port())
     figures: dict[str, Any] = {}
     try:
         sandbox.start()
+        if postgres is not None:
+            postgres.start()
+            say(f"run {run_id}: PostgreSQL for the replicas at port {postgres.port}")
         figures |= _throughput(options, broker, sandbox, run_id, say)
         if options.replicas > 1:
-            figures["scaled_out"] = _scaled_out(options, broker, sandbox, run_id, say)
+            figures["scaled_out"] = _scaled_out(options, broker, sandbox, run_id, say, postgres)
             figures["ratio_replicas_to_bare"] = round(
                 figures["scaled_out"]["sends_per_s"] / figures["bare_sdk"]["requests_per_s"], 3
             )
-        figures["latency"] = _latency(options, broker, sandbox, run_id, say)
+        figures["latency"] = _latency(options, broker, sandbox, run_id, say, postgres)
         if options.reliability_events:  # 0 skips it (e.g. a profiling run)
             figures["reliability"] = _reliability(options, broker, sandbox, run_id, say)
         figures["sandbox_process"] = _memory(sandbox.pid)
     finally:
         sandbox.stop()
+        if postgres is not None:
+            postgres.stop()
+            shutil.rmtree(postgres.data_dir, ignore_errors=True)
         broker.reset()  # stops it and deletes its data
         signal.signal(signal.SIGTERM, previous)
         for path in out.glob(f"messenger-{run_id}-*.db*"):
@@ -199,7 +213,7 @@ class Messenger:
 
     def __init__(
         self, out: Path, run_id: str, name: str, bootstrap: str, prefix: str, sandbox_url: str,
-        store: str | None = None, **settings: str,
+        store: str | None = None, database_url: str | None = None, **settings: str,
     ) -> None:
         self.port = free_port()
         self.log_path = out / f"messenger-{name}.log"
@@ -210,7 +224,7 @@ class Messenger:
             "BOOMERANG_TOPIC_PREFIX": prefix,
             "BOOMERANG_LOG_LEVEL": "WARNING",  # a line per send would measure the log
             "BOOMERANG_MESSENGER_PORT": str(self.port),
-            "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{out / f'messenger-{run_id}-{store}.db'}",
+            "BOOMERANG_MESSENGER_DATABASE_URL": database_url or f"sqlite:///{out / f'messenger-{run_id}-{store}.db'}",
             "BOOMERANG_MESSENGER_GROUP_ID": f"{prefix}messenger",
             "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox_url,
             "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox_url,
@@ -441,7 +455,8 @@ def _throughput(
 
 
 def _scaled_out(
-    options: Options, broker: LocalKafka, sandbox: Sandbox, run_id: str, say: Callable[[str], None]
+    options: Options, broker: LocalKafka, sandbox: Sandbox, run_id: str, say: Callable[[str], None],
+    postgres: LocalPostgres | None,
 ) -> dict[str, Any]:
     """(a') as (a), with `replicas` messenger processes sharing the topic's partitions and one
     store: what the same machine sends when the messenger uses every core, as the bare SDK's
@@ -452,8 +467,9 @@ def _scaled_out(
     contacts = [_contact(i, run_id, phone=False, sms_consent=False) for i in range(n)]
     orders = [_order(i, run_id, rng) for i in range(n)]
     sandbox.clear()
+    url = postgres.create_database(f"messenger_{run_id}_s") if postgres else None
     messengers = Replicas([
-        Messenger(options.out_dir, run_id, f"s{i}", broker.bootstrap, prefix, sandbox.url, store="s")
+        Messenger(options.out_dir, run_id, f"s{i}", broker.bootstrap, prefix, sandbox.url, store="s", database_url=url)
         for i in range(options.replicas)
     ])
     try:
@@ -478,7 +494,9 @@ def _scaled_out(
         raise BenchFailed(f"(a') the sandbox holds {sent} messages, expected {n} receipts")
     figures = {"replicas": options.replicas, "orders": n, "sends": n, "seconds": round(ended - started, 3),
                "sends_per_s": round(rate(n, ended - started), 1), "cpu_percent_of_one_core": used,
-               "how": "as (a), the messenger as `replicas` processes in one consumer group sharing one SQLite store"}
+               "store": "postgresql" if postgres else "sqlite",
+               "how": "as (a), the messenger as `replicas` processes in one consumer group sharing one store "
+                      "(PostgreSQL's own processes are not in the CPU figures)"}
     say(f"(a') {options.replicas} messenger replicas: {figures['sends_per_s']:,.0f} sends/s ({used})")
     return figures
 
@@ -572,7 +590,8 @@ def _bare(sandbox: Sandbox, bodies: list[dict[str, Any]], threads: int) -> dict[
 
 
 def _latency(
-    options: Options, broker: LocalKafka, sandbox: Sandbox, run_id: str, say: Callable[[str], None]
+    options: Options, broker: LocalKafka, sandbox: Sandbox, run_id: str, say: Callable[[str], None],
+    postgres: LocalPostgres | None = None,
 ) -> dict[str, Any]:
     prefix = f"bench{run_id}d."
     count = int(options.latency_rate * options.latency_seconds)
@@ -594,18 +613,24 @@ def _latency(
         orders.append(call)
     sandbox.clear()
     headers = {"Authorization": _basic(WRITE_KEY), "Content-Type": "application/json"}
+    url = postgres.create_database(f"messenger_{run_id}_d") if postgres else None
     messengers = Replicas([
-        Messenger(options.out_dir, run_id, f"d{i}", broker.bootstrap, prefix, sandbox.url, store="d")
+        Messenger(options.out_dir, run_id, f"d{i}", broker.bootstrap, prefix, sandbox.url, store="d", database_url=url)
         for i in range(options.replicas)
     ])
     try:
         with Ingest(options.out_dir, run_id, broker.bootstrap, prefix) as ingest:
             messengers.start()
-            accepted = asyncio.run(_post_latency_run(ingest.port, headers, identifies, orders, options, messengers))
+            pids = {f"messenger {i}": m.pid for i, m in enumerate(messengers.members)}
+            cpu = CpuMeter({**pids, "ingest": ingest.pid, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
+            accepted = asyncio.run(
+                _post_latency_run(ingest.port, headers, identifies, orders, options, messengers, cpu)
+            )
             say(f"(d) {len(accepted):,} orders accepted by ingest at {options.latency_rate:g}/s")
             messengers.wait_for(f"{count:,} receipts",
                                 lambda: messengers.counted("messages_total", flow="receipt", status="sent") >= count,
                                 options.timeout_s, every_s=0.2)
+            used = cpu.stop()
             ingest_alive = ingest.alive()
     finally:
         messengers.close()
@@ -618,11 +643,14 @@ def _latency(
     if missing:
         raise BenchFailed(f"(d) {missing} accepted orders have no receipt in the sandbox")
     figures = {"rate_per_s": options.latency_rate, "orders": count, "receipts": len(latencies),
-               "messenger_replicas": options.replicas,
+               "messenger_replicas": options.replicas, "store": "postgresql" if postgres else "sqlite",
+               # From the first order to the last receipt: the cores the whole stack asked for.
+               "cpu_percent_of_one_core": used, "cores_busy": round(sum(used.values()) / 100, 2),
                **latency_summary(latencies),
                "how": "wall clock when ingest answered 2xx to the order's /v1/track, to the sandbox's received_at "
                       "of its receipt email (same machine, same clock); contacts identified beforehand; the "
-                      "messenger as `messenger_replicas` processes in one consumer group sharing one SQLite store"}
+                      "messenger as `messenger_replicas` processes in one consumer group sharing one store (PostgreSQL's "
+                      "own processes are not in the CPU figures)"}
     sandbox.clear()
     say(f"(d) order accepted -> receipt in the sandbox: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms")
     return figures
@@ -630,7 +658,7 @@ def _latency(
 
 async def _post_latency_run(
     port: int, headers: dict[str, str], identifies: list[dict], orders: list[dict], options: Options,
-    messenger: Messenger | Replicas,
+    messenger: Messenger | Replicas, cpu: CpuMeter,
 ) -> dict[str, float]:
     """Identify calls in batches (waited for), then orders open loop: customer -> epoch accepted."""
     async with load.Client("127.0.0.1", port, headers, 64) as http:
@@ -654,6 +682,7 @@ async def _post_latency_run(
                 errors[str(answer.status)] += 1
 
         start = time.perf_counter() + 0.05
+        cpu.start()
         tasks = []
         for i, call in enumerate(orders):
             delay = start + i / options.latency_rate - time.perf_counter()
