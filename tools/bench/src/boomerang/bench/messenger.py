@@ -103,7 +103,8 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     sandbox = Sandbox(out, run_id)
     postgres = None
     if options.replicas > 1 and options.replica_store == "postgresql":
-        postgres = LocalPostgres(out / f"postgres-{run_id}", free_port())
+        # Under /tmp: the postgres user must reach its data directory (a test's tmp dir is private).
+        postgres = LocalPostgres(Path("/tmp") / f"boomerang-bench-pg-{run_id}", free_port())
     figures: dict[str, Any] = {}
     try:
         sandbox.start()
