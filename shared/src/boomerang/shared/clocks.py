@@ -8,6 +8,14 @@ by whoever sends it and by how fast the stack keeps up, neither of which a speed
 simulated clock that runs ahead of the events acts on things whose next events are still in
 flight; one that runs behind acts late; and it keeps running after the replay ends.
 
+Read from several partitions, a service reads them at different paces: the latest time read on
+a fast partition may be hours ahead of a slow one whose events (an order that ends a checkout
+reminder) are still to come. So each source (topic partition) keeps its own latest time and
+`now` is the lowest of them: the low watermark, as stream processors keep it. A source that has
+sent nothing for `idle_after` (wall time) is left out, or a partition with no more events (the
+end of a replay, a quiet shop) would hold everything back; when every source is idle, all has
+been read and `now` is the latest of them.
+
 The watermark never goes backwards and never passes the wall clock (a timestamp from the future
 does not jump everything ahead). It is per process, moved only by the events the service
 chooses to tell it about, and not kept across restarts: until the first event, `now` is
@@ -17,7 +25,8 @@ chooses to tell it about, and not kept across restarts: until the first event, `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Hashable
 from datetime import datetime, timezone
 
 BEFORE_ANY_EVENT = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -28,16 +37,32 @@ def utc_now() -> datetime:
 
 
 class EventTimeClock:
-    """Call it for `now`; tell it every event's business time with `saw`."""
+    """Call it for `now`; tell it every event's business time with `saw` (and, read from more
+    than one partition, where it came from)."""
 
-    def __init__(self, wall: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        wall: Callable[[], datetime] = utc_now,
+        *,
+        idle_after: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._wall = wall
+        self._idle_after = idle_after
+        self._monotonic = monotonic
+        self._latest: dict[Hashable, tuple[datetime, float]] = {}  # source: (its latest time, read at)
         self._now = BEFORE_ANY_EVENT
 
-    def saw(self, at: datetime) -> None:
+    def saw(self, at: datetime, source: Hashable = None) -> None:
         at = min(at, self._wall())
-        if at > self._now:
-            self._now = at
+        known = self._latest.get(source)
+        self._latest[source] = (max(at, known[0]) if known else at, self._monotonic())
 
     def __call__(self) -> datetime:
+        if self._latest:
+            read_since = self._monotonic() - self._idle_after
+            active = [latest for latest, read_at in self._latest.values() if read_at >= read_since]
+            low = min(active) if active else max(latest for latest, _ in self._latest.values())
+            if low > self._now:
+                self._now = low
         return self._now

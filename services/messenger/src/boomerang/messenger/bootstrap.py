@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 import contextlib
 import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from aiokafka import ConsumerRecord
 from sqlalchemy.engine import Engine
 
 from boomerang.messenger.adapters.customer_orders import SqlCustomerOrders
@@ -51,17 +52,18 @@ STOP_GRACE_S = 10.0
 CONSUMED = (COMMERCE_EVENTS, CUSTOMER_SEGMENTS, FEEDBACK_EVENTS)
 
 
-def _watching(clock: EventTimeClock, handle: Callable[[Envelope], Awaitable[None]]) -> Callable[[Envelope], Awaitable[None]]:
-    """The handler, telling the event-time clock each commerce event's time first. Only the
-    shop's events move it: feedback carries today's dates, and segment changes come from the
-    segmenter's own clock, which follows the same events."""
+def _watching(clock: EventTimeClock) -> Callable[[ConsumerRecord, Envelope], None]:
+    """Tells the event-time clock each commerce event's time and partition, before the handler
+    runs: `now` is the lowest of the partitions' latest times, so a checkout reminder is not
+    due while its order may still wait on a partition read later. Only the shop's events move
+    it: feedback carries today's dates, and segment changes come from the segmenter's own
+    clock, which follows the same events."""
 
-    async def handle_and_watch(envelope: Envelope) -> None:
+    def watch(record: ConsumerRecord, envelope: Envelope) -> None:
         if envelope.type.startswith("commerce."):
-            clock.saw(envelope.time)
-        await handle(envelope)
+            clock.saw(envelope.time, source=(record.topic, record.partition))
 
-    return handle_and_watch
+    return watch
 
 
 @dataclass
@@ -199,7 +201,8 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         prefix=common.topic_prefix,
         topics=list(CONSUMED),
         group_id=settings.group_id,
-        handler=_watching(clock, messenger.handle) if isinstance(clock, EventTimeClock) else messenger.handle,
+        handler=messenger.handle,
+        observe=_watching(clock) if isinstance(clock, EventTimeClock) else None,
         dead_letters=publisher,
         # A fetched batch at once: different customers side by side, one customer's events in order.
         by_key=True,

@@ -39,7 +39,10 @@ class EventConsumer:
         retry_delay_s: float = 0.5,
         by_key: bool = False,
         max_records: int = 200,
+        observe: Callable[[ConsumerRecord, Envelope], None] | None = None,
     ) -> None:
+        """`observe` sees each record's envelope (and where it came from) before the handler
+        does: an event-time clock watermarks partitions with it."""
         self._specs = {spec.named(prefix): spec for spec in topics}
         self._bootstrap = bootstrap
         self._prefix = prefix
@@ -50,6 +53,7 @@ class EventConsumer:
         self._retry_delay_s = retry_delay_s
         self._by_key = by_key
         self._max_records = max_records
+        self._observe = observe
         self._consumer = AIOKafkaConsumer(
             *self._specs,
             bootstrap_servers=bootstrap,
@@ -106,6 +110,8 @@ class EventConsumer:
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(record, f"unparseable envelope: {exc}")
             return
+        if self._observe is not None:
+            self._observe(record, envelope)
         for attempt in range(1, self._attempts + 1):
             try:
                 await self._handler(envelope)
