@@ -27,35 +27,28 @@ def test_a_timestamp_from_the_future_stops_at_the_wall_clock():
     assert clock() == WALL
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-
-def test_read_from_partitions_now_is_the_lowest_of_their_latest_times():
-    ticks = FakeMonotonic()
-    clock = EventTimeClock(wall=lambda: WALL, idle_after=2.0, monotonic=ticks)
-    clock.saw(HISTORY + timedelta(hours=9), source=("orders", 0))  # a fast partition
-    clock.saw(HISTORY + timedelta(hours=1), source=("orders", 1))  # its order is still to come
+def test_read_from_partitions_now_is_the_lowest_latest_time_of_those_with_more_to_read():
+    clock = EventTimeClock(wall=lambda: WALL)
+    clock.unread([0, 1])
+    clock.saw(HISTORY + timedelta(hours=9), source=0)  # a fast partition
+    assert clock() == BEFORE_ANY_EVENT  # partition 1 not read yet: its times are unknown
+    clock.saw(HISTORY + timedelta(hours=1), source=1)  # its order is still to come
     assert clock() == HISTORY + timedelta(hours=1)
-    clock.saw(HISTORY + timedelta(hours=5), source=("orders", 1))
+    clock.saw(HISTORY + timedelta(hours=5), source=1)
     assert clock() == HISTORY + timedelta(hours=5)
 
 
-def test_an_idle_partition_stops_holding_the_clock_back_and_all_idle_means_all_read():
-    ticks = FakeMonotonic()
-    clock = EventTimeClock(wall=lambda: WALL, idle_after=2.0, monotonic=ticks)
+def test_a_partition_with_nothing_left_to_read_holds_nobody_back_and_none_left_means_all_read():
+    clock = EventTimeClock(wall=lambda: WALL)
+    clock.unread([0, 1])
     clock.saw(HISTORY, source=0)
-    clock.saw(HISTORY + timedelta(days=1), source=1)
-    ticks.seconds = 1.5
     clock.saw(HISTORY + timedelta(days=2), source=1)
-    assert clock() == HISTORY  # source 0 read 1.5 s ago: it may still have older events coming
-    ticks.seconds = 2.5
-    assert clock() == HISTORY + timedelta(days=2)  # source 0 idle: left out
-    ticks.seconds = 10.0
-    assert clock() == HISTORY + timedelta(days=2)  # every source idle: the latest read
-    clock.saw(HISTORY + timedelta(hours=1), source=0)  # a late event comes back
-    assert clock() == HISTORY + timedelta(days=2)  # never backwards
+    assert clock() == HISTORY
+    clock.unread([1])  # partition 0 read to its end
+    assert clock() == HISTORY + timedelta(days=2)
+    clock.unread([])
+    clock.saw(HISTORY + timedelta(days=3), source=1)
+    assert clock() == HISTORY + timedelta(days=3)  # everything read: the latest of all
+    clock.unread([0, 1])
+    clock.saw(HISTORY + timedelta(hours=1), source=0)  # a late event comes in
+    assert clock() == HISTORY + timedelta(days=3)  # never backwards

@@ -219,3 +219,10 @@ def test_due_after_wants_aware_times() -> None:
 def test_on_event_time_a_step_is_never_too_late() -> None:
     long_ago = READ_AT - timedelta(days=400)
     assert due_after(long_ago, WAIT, READ_AT, late_limit=None) == READ_AT
+
+
+def test_on_event_time_an_event_ahead_of_the_watermark_counts_from_its_own_time() -> None:
+    # The watermark trails the events being read: an order read on a fast partition is ahead of it.
+    ahead = READ_AT + timedelta(hours=6)
+    assert due_after(ahead, WAIT, READ_AT, late_limit=None) == ahead + WAIT
+    assert due_after(ahead, WAIT, READ_AT) == READ_AT + WAIT  # the wall clock: counted from now

@@ -10,11 +10,11 @@ flight; one that runs behind acts late; and it keeps running after the replay en
 
 Read from several partitions, a service reads them at different paces: the latest time read on
 a fast partition may be hours ahead of a slow one whose events (an order that ends a checkout
-reminder) are still to come. So each source (topic partition) keeps its own latest time and
-`now` is the lowest of them: the low watermark, as stream processors keep it. A source that has
-sent nothing for `idle_after` (wall time) is left out, or a partition with no more events (the
-end of a replay, a quiet shop) would hold everything back; when every source is idle, all has
-been read and `now` is the latest of them.
+reminder) are still to come. So each source (topic partition) keeps its own latest time and,
+while any source still has records to read (`unread`, from the consumer after each fetch), `now`
+is the lowest latest time among those: the low watermark, as stream processors keep it. A source
+with nothing left to read does not hold the others back (the end of a replay, a quiet
+partition); when none has, everything has been read and `now` is the latest time of all.
 
 The watermark never goes backwards and never passes the wall clock (a timestamp from the future
 does not jump everything ahead). It is per process, moved only by the events the service
@@ -25,8 +25,7 @@ chooses to tell it about, and not kept across restarts: until the first event, `
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime, timezone
 
 BEFORE_ANY_EVENT = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -37,32 +36,36 @@ def utc_now() -> datetime:
 
 
 class EventTimeClock:
-    """Call it for `now`; tell it every event's business time with `saw` (and, read from more
-    than one partition, where it came from)."""
+    """Call it for `now`; tell it every event's business time with `saw` and, read from
+    partitions, which of them still have records to read with `unread`."""
 
-    def __init__(
-        self,
-        wall: Callable[[], datetime] = utc_now,
-        *,
-        idle_after: float = 2.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, wall: Callable[[], datetime] = utc_now) -> None:
         self._wall = wall
-        self._idle_after = idle_after
-        self._monotonic = monotonic
-        self._latest: dict[Hashable, tuple[datetime, float]] = {}  # source: (its latest time, read at)
+        self._latest: dict[Hashable, datetime] = {}  # source: its latest time read
+        self._unread: frozenset[Hashable] = frozenset()
         self._now = BEFORE_ANY_EVENT
 
     def saw(self, at: datetime, source: Hashable = None) -> None:
         at = min(at, self._wall())
         known = self._latest.get(source)
-        self._latest[source] = (max(at, known[0]) if known else at, self._monotonic())
+        self._latest[source] = at if known is None or at > known else known
+        self._advance()
+
+    def unread(self, sources: Iterable[Hashable]) -> None:
+        """The sources that still have records to read (a source never read yet holds `now`
+        where it is: its times are unknown)."""
+        self._unread = frozenset(sources)
+        self._advance()
 
     def __call__(self) -> datetime:
-        if self._latest:
-            read_since = self._monotonic() - self._idle_after
-            active = [latest for latest, read_at in self._latest.values() if read_at >= read_since]
-            low = min(active) if active else max(latest for latest, _ in self._latest.values())
-            if low > self._now:
-                self._now = low
         return self._now
+
+    def _advance(self) -> None:
+        if not self._latest:
+            return
+        behind = [self._latest.get(source) for source in self._unread]
+        if None in behind:
+            return
+        low = min(behind) if behind else max(self._latest.values())  # type: ignore[type-var]
+        if low > self._now:
+            self._now = low

@@ -52,18 +52,24 @@ STOP_GRACE_S = 10.0
 CONSUMED = (COMMERCE_EVENTS, CUSTOMER_SEGMENTS, FEEDBACK_EVENTS)
 
 
-def _watching(clock: EventTimeClock) -> Callable[[ConsumerRecord, Envelope], None]:
-    """Tells the event-time clock each commerce event's time and partition, before the handler
-    runs: `now` is the lowest of the partitions' latest times, so a checkout reminder is not
-    due while its order may still wait on a partition read later. Only the shop's events move
-    it: feedback carries today's dates, and segment changes come from the segmenter's own
-    clock, which follows the same events."""
+class _Watermark:
+    """Keeps the event-time clock's low watermark over the commerce topic's partitions: each
+    commerce event's time and partition before the handler runs (`saw`), and after each fetch
+    which partitions still have records to read (`unread`). So a checkout reminder is not due
+    while its order waits on a partition read later. Only the shop's events move it: feedback
+    carries today's dates, and segment changes come from the segmenter's own clock, which
+    follows the same events."""
 
-    def watch(record: ConsumerRecord, envelope: Envelope) -> None:
+    def __init__(self, clock: EventTimeClock, commerce_topic: str) -> None:
+        self._clock = clock
+        self._topic = commerce_topic
+
+    def saw(self, record: ConsumerRecord, envelope: Envelope) -> None:
         if envelope.type.startswith("commerce."):
-            clock.saw(envelope.time, source=(record.topic, record.partition))
+            self._clock.saw(envelope.time, source=(record.topic, record.partition))
 
-    return watch
+    def unread(self, partitions: set[tuple[str, int]]) -> None:
+        self._clock.unread(p for p in partitions if p[0] == self._topic)
 
 
 @dataclass
@@ -196,13 +202,17 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
         campaigns=SqlCampaigns(engine),
         late_limit=late_limit,
     )
+    watermark = (
+        _Watermark(clock, COMMERCE_EVENTS.named(common.topic_prefix)) if isinstance(clock, EventTimeClock) else None
+    )
     consumer = EventConsumer(
         bootstrap=common.kafka_bootstrap,
         prefix=common.topic_prefix,
         topics=list(CONSUMED),
         group_id=settings.group_id,
         handler=messenger.handle,
-        observe=_watching(clock) if isinstance(clock, EventTimeClock) else None,
+        observe=watermark.saw if watermark else None,
+        unread=watermark.unread if watermark else None,
         dead_letters=publisher,
         # A fetched batch at once: different customers side by side, one customer's events in order.
         by_key=True,

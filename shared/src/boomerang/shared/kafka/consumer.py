@@ -40,9 +40,11 @@ class EventConsumer:
         by_key: bool = False,
         max_records: int = 200,
         observe: Callable[[ConsumerRecord, Envelope], None] | None = None,
+        unread: Callable[[set[tuple[str, int]]], None] | None = None,
     ) -> None:
         """`observe` sees each record's envelope (and where it came from) before the handler
-        does: an event-time clock watermarks partitions with it."""
+        does, and `unread` after each fetch which (topic, partition)s still have records to
+        handle: an event-time clock keeps its low watermark with them."""
         self._specs = {spec.named(prefix): spec for spec in topics}
         self._bootstrap = bootstrap
         self._prefix = prefix
@@ -54,6 +56,7 @@ class EventConsumer:
         self._by_key = by_key
         self._max_records = max_records
         self._observe = observe
+        self._unread = unread
         self._consumer = AIOKafkaConsumer(
             *self._specs,
             bootstrap_servers=bootstrap,
@@ -79,6 +82,8 @@ class EventConsumer:
     async def run(self) -> None:
         while not self._stopping.is_set():
             batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+            if self._unread is not None:
+                self._unread(await self._still_to_handle(batches))
             if self._by_key and batches:
                 await self._process_by_key([r for records in batches.values() for r in records])
                 await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
@@ -87,6 +92,15 @@ class EventConsumer:
                 for record in records:
                     await self._process(record)
                 await self._consumer.commit({tp: records[-1].offset + 1})
+
+    async def _still_to_handle(self, batches: dict) -> set[tuple[str, int]]:
+        """The partitions of this batch, and those the broker holds more records of."""
+        found = {(tp.topic, tp.partition) for tp, records in batches.items() if records}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is None or await self._consumer.position(tp) < high:
+                found.add((tp.topic, tp.partition))
+        return found
 
     async def _process_by_key(self, records: list[ConsumerRecord]) -> None:
         """One task per key, each taking its records in offset order. A task that fails cancels

@@ -123,11 +123,18 @@ def due_after(
     """When a step `wait` after an event is due, counted from the event, not from when the
     messenger read it (a backlog does not push every reminder back); `now` if that has passed,
     None if it passed more than `late_limit` ago (no limit: None, for a replay on event time,
-    where one partition's events can be read months of history behind another's). An event
-    stamped in the future counts from now."""
-    _require_aware(happened_at)
+    where one partition's events can be read months of history behind another's)."""
     _require_aware(now)
-    due = min(happened_at, now) + wait
+    due = counted_from(happened_at, now, late_limit) + wait
     if late_limit is not None and due < now - late_limit:
         return None
     return max(due, now)
+
+
+def counted_from(happened_at: datetime, now: datetime, late_limit: timedelta | None = LATE_LIMIT) -> datetime:
+    """The moment a wait after an event starts: the event's time. On the wall clock (a late
+    limit) an event stamped in the future counts from now; on event time (no limit) `now` is
+    the watermark of the partitions read, which trails the events being read, so the event's
+    own time stands."""
+    _require_aware(happened_at)
+    return happened_at if late_limit is None else min(happened_at, now)
