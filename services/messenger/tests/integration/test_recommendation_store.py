@@ -105,3 +105,20 @@ def test_concurrent_deliveries_of_one_order_count_it_once(store: SqlRecommendati
 
     assert sorted(results) == [False, True]
     assert store.neighbourhood("s1", "c2", [line("beans")], k=3).counts == {("beans", "filters"): 1, ("beans", "mug"): 1}
+
+
+def test_the_customers_categories_are_named_by_the_catalogue_most_bought_first(store: SqlRecommendations) -> None:
+    # c1 bought two coffees and a kettle and looked at tea; another customer's order names
+    # "Tea" in the catalogue, and "Cups" was only ever viewed (views keep no name: its key).
+    store.record_order("s1", "c1", order("o-1", line("beans"), line("kettle", " Brewing Gear")), NOW)
+    store.record_order("s1", "c1", order("o-2", line("decaf", "coffee")), NOW)
+    store.record_view("s1", "c1", ProductViewed(product_id="green", category="TEA"))
+    store.record_view("s1", "c1", ProductViewed(product_id="mug", category="Cups"))
+    store.record_order("s1", "c2", order("o-3", line("green", "Tea"), line("hat", "Hats")), NOW)
+    store.record_order("s2", "c1", order("o-4", line("shoe", "Shoes")), NOW)  # another store's
+
+    named = store.categories_of("s1", "c1")
+
+    assert named[:2] == ["Coffee", "Brewing Gear"]  # two bought, then one
+    assert sorted(named[2:]) == ["Tea", "cups"]  # viewed only
+    assert store.categories_of("s1", "nobody") == []

@@ -11,8 +11,9 @@ from boomerang.messenger.domain.broadcasts import Broadcast, Member
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, Redemption, redeem
 from boomerang.messenger.domain.messages import LedgerEntry, State
+from boomerang.messenger.domain.recommendations import Neighbourhood, category_key
 from boomerang.messenger.service_layer.ports import Claim, StatsRow
-from boomerang.shared.events import Envelope
+from boomerang.shared.events import Envelope, OrderPlaced, ProductViewed
 
 
 class FakeLedger:
@@ -206,3 +207,32 @@ class FakeCoupons:
         if after is not None:
             self.rows[(store_id, code)] = after
         return outcome
+
+
+class FakeInterests:
+    """The `Recommendations` port's customer side, as `adapters.recommendations` keeps it: each
+    customer's category keys, named by the categories of ordered products (a key only viewed
+    keeps no name), most bought first. No co-purchase counts: `neighbourhood` is empty."""
+
+    def __init__(self) -> None:
+        self.bought: dict[tuple[str, str], dict[str, set[str]]] = {}  # key -> products bought
+        self.names: dict[tuple[str, str], str] = {}  # (store, key) -> the catalogue's name
+
+    def record_order(self, store_id: str, customer_id: str, order: OrderPlaced, now: datetime) -> bool:
+        for line in order.lines:
+            if (key := category_key(line.category)) is not None:
+                self.names[(store_id, key)] = line.category.strip()  # type: ignore[union-attr]
+                self.bought.setdefault((store_id, customer_id), {}).setdefault(key, set()).add(line.product_id)
+        return True
+
+    def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
+        if (key := category_key(event.category)) is not None:
+            self.bought.setdefault((store_id, customer_id), {}).setdefault(key, set())
+
+    def neighbourhood(self, store_id: str, customer_id: str, order_lines, k: int) -> Neighbourhood:
+        return Neighbourhood(interests=frozenset(self.bought.get((store_id, customer_id), {})))
+
+    def categories_of(self, store_id: str, customer_id: str) -> list[str]:
+        known = self.bought.get((store_id, customer_id), {})
+        ranked = sorted(known, key=lambda key: (-len(known[key]), key))
+        return [self.names.get((store_id, key), key) for key in ranked]

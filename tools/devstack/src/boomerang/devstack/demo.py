@@ -41,11 +41,13 @@ DEMO_SETTINGS = {
     # days later, a feedback request a week after the order, a birthday at 09:00 go out when
     # the replay reaches that time, under caps and windows counted in the history's time.
     # The scheduler and the calendar are read often: a replayed day passes in a fraction of
-    # a second.
+    # a second. The demo store's own flow files (flows/demo/: guides per music genre for the
+    # nurture series), next to this module so an installed package finds them too.
     "messenger": {
         "BOOMERANG_MESSENGER_CLOCK": "event-time",
         "BOOMERANG_MESSENGER_SCHEDULER_INTERVAL_SECONDS": "0.2",
         "BOOMERANG_MESSENGER_DATE_SWEEP_INTERVAL_SECONDS": "0.2",
+        "BOOMERANG_MESSENGER_FLOWS_DIR": str(HERE / "flows"),
     },
 }
 CAMPAIGN = "summer-1998"

@@ -3,7 +3,8 @@
 Per store: a small catalogue (each ordered product's name, category, link, last price and how
 many orders contained it) and the co-purchase counts (both directions of each pair, so the
 partners of an order's products are one indexed read). Per customer: the categories they bought
-or viewed and the products they bought. Every order is recorded once, by its order id, in one
+or viewed (also what the nurture series picks its guides by, `categories_of`) and the products
+they bought. Every order is recorded once, by its order id, in one
 transaction with all its counts: a redelivered `OrderPlaced` changes nothing.
 """
 
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Index, bindparam, case, literal_column, select
+from sqlalchemy import DateTime, Index, and_, bindparam, case, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
@@ -129,6 +130,36 @@ _POPULAR_IN = ShortIn(
     .limit(bindparam("limit")),
     "wanted",
 )
+# The customer's categories, each with the catalogue's name for it (its best-seller's: products
+# may spell it differently) and how many of the customer's products are in it, most first.
+_NAME_OF = (
+    select(_PRODUCTS.c.category)
+    .where(_PRODUCTS.c.store_id == _INTERESTS.c.store_id, _PRODUCTS.c.category_key == _INTERESTS.c.category_key)
+    .order_by(_PRODUCTS.c.orders.desc(), _PRODUCTS.c.product_id)
+    .limit(1)
+    .scalar_subquery()
+)
+_BOUGHT_IN = (
+    select(func.count())
+    .select_from(
+        _PURCHASES.join(
+            _PRODUCTS,
+            and_(_PRODUCTS.c.store_id == _PURCHASES.c.store_id, _PRODUCTS.c.product_id == _PURCHASES.c.product_id),
+        )
+    )
+    .where(
+        _PURCHASES.c.store_id == _INTERESTS.c.store_id,
+        _PURCHASES.c.customer_id == _INTERESTS.c.customer_id,
+        _PRODUCTS.c.category_key == _INTERESTS.c.category_key,
+    )
+    .scalar_subquery()
+    .label("bought")
+)
+_CATEGORIES_OF = (
+    select(_INTERESTS.c.category_key, _NAME_OF, _BOUGHT_IN)
+    .where(_INTERESTS.c.store_id == bindparam("store_id"), _INTERESTS.c.customer_id == bindparam("customer_id"))
+    .order_by(_BOUGHT_IN.desc(), _INTERESTS.c.category_key)
+)
 _PRODUCTS_BY_ID = ShortIn(
     lambda ids: select(*CATALOGUE_COLUMNS).where(
         _PRODUCTS.c.store_id == bindparam("store_id"), _PRODUCTS.c.product_id.in_(ids)
@@ -205,6 +236,13 @@ class SqlRecommendations:
             if row[0] not in catalogue:
                 catalogue[row[0]] = _to_product(row)
         return Neighbourhood(counts, catalogue, interests, bought)
+
+    def categories_of(self, store_id: str, customer_id: str) -> list[str]:
+        """The customer's categories, bought or viewed, most bought first; each by the catalogue's
+        name for it (a category nobody ordered is known by its key only: views keep no name)."""
+        with self._engine.connect() as conn:
+            rows = self._read(conn, _CATEGORIES_OF, {"store_id": store_id, "customer_id": customer_id})
+        return [(name or "").strip() or key for key, name, _ in rows]
 
     def _read(self, conn: Connection, statement: Any, params: dict[str, Any]) -> list[tuple]:
         return self._prepared(statement).all(conn, params)

@@ -10,6 +10,8 @@ The composer (`service_layer.composing`) adds the store, the customer, the coupo
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import UnknownCurrencyError, format_currency
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from boomerang.shared.events import CheckoutStarted, Event, OrderLine, OrderPlaced
 
@@ -38,6 +40,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 MAX_PRODUCTS = 3  # two or three recommendations read as advice; more read as a catalogue
 MAX_GUIDES = 3
+# A guide's link under the store's URL: a path with no scheme (no colon before the first /),
+# no host (no leading //) and no blanks.
+_RELATIVE = re.compile(r"/?[\w.~%!$&'()*+,;=@-]+(/[\w.~%!$&'()*+,;=:@-]*)*([?#]\S*)?")
 
 
 class _Input(BaseModel):
@@ -55,13 +60,29 @@ class Product(_Input):
 
 class Guide(_Input):
     """A guide or tutorial of the store's, for customers of `category` (None: for everyone),
-    sent in the nurture step named `step` (None: any step)."""
+    sent in the nurture step named `step` (None: any step). `url` is a full http(s) link or a
+    path under the store's URL (`guides/brewing`, see `guides_at`), so a flow file can list
+    the same guides for every store it is copied to."""
 
-    title: str
-    summary: str
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
     url: str
     category: str | None = None
     step: str | None = None
+
+    @field_validator("title", "summary", "category")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip() if value is not None else None
+
+    @field_validator("url")
+    @classmethod
+    def _a_link(cls, value: str) -> str:
+        if not _absolute(value) and not _RELATIVE.fullmatch(value):
+            raise ValueError("must be an http(s) link or a path under the store's URL, like guides/brewing")
+        return value
 
 
 class Campaign(_Input):
@@ -163,11 +184,31 @@ def tag_link(url: str, medium: str, campaign: str, content: str, source: str = "
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _absolute(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in url)
+
+
+def guides_at(guides: Iterable[Guide], store_url: str) -> list[Guide]:
+    """The guides with their paths (`guides/brewing`) made links under the store's URL."""
+    base = store_url.rstrip("/")
+    return [
+        guide if _absolute(guide.url) else guide.model_copy(update={"url": f"{base}/{guide.url.lstrip('/')}"})
+        for guide in guides
+    ]
+
+
+def by_category(inputs: MessageInputs, categories: list[str], guides: Iterable[Guide], store_url: str) -> MessageInputs:
+    """A `content: by_category` step's inputs: the customer's categories (bought or viewed) and
+    the flow's guides; `flow_view` picks those of their categories, then general ones."""
+    return inputs.model_copy(update={"categories": list(categories), "guides": guides_at(guides, store_url)})
+
+
 def pick_guides(guides: list[Guide], categories: list[str], step: str, limit: int = MAX_GUIDES) -> list[Guide]:
     """Guides for this step, those of the customer's categories first (in the order of their
     categories), then general ones; none of another category."""
     for_step = [g for g in guides if g.step in (None, step)]
-    wanted = [c.casefold() for c in categories]
+    wanted = [c.strip().casefold() for c in categories]
     matching = sorted(
         (g for g in for_step if g.category and g.category.casefold() in wanted),
         key=lambda g: wanted.index(g.category.casefold()),  # type: ignore[union-attr]

@@ -9,6 +9,8 @@ A flow says what starts it (`trigger`), who it is for (`audience`), when it may 
 a `template` and an optional `offer`), what stops it (`exit`), how it ranks against other flows
 (`priority`, higher wins) and whether it is `transactional` or `marketing` (consent, caps and the
 `holdout_percent` control group, 10 by default for marketing, always 0 for transactional).
+`guides` lists the store's guides and tutorials (title, summary, url, optional category and
+step) that `content: by_category` steps pick from by the customer's categories.
 
 A store's override of a flow is merged over the default flow of the same name
 (`merge_override`): mappings merge key by key (so `steps`, keyed by step name, merge step by
@@ -39,6 +41,7 @@ from pydantic import (
 )
 
 import boomerang.shared.events  # noqa: F401  (registers every event type)
+from boomerang.messenger.domain.content import Guide
 from boomerang.messenger.domain.flows import Channel, Flow, Purpose, Step, View
 from boomerang.messenger.domain.timing import LocalWindow
 from boomerang.shared.errors import BadRequest
@@ -348,7 +351,8 @@ class StepDefinition(_Section):
     offer: Offer | None = None  # a unique coupon per recipient
     # A step nobody can be reached for is left out instead of reported as suppressed.
     optional: bool = False
-    # fixed: the same content for all; by_category: the template picks by the customer's categories
+    # fixed: the same content for all; by_category: the customer's categories, bought or viewed,
+    # and the flow's `guides` of those categories (then general ones) go to the template
     content: Literal["fixed", "by_category"] = "fixed"
 
     @model_validator(mode="after")
@@ -395,6 +399,8 @@ class FlowDefinition(_Section):
     steps: dict[str, StepDefinition] = Field(min_length=1)
     exit: ExitConditions = ExitConditions()
     holdout_percent: float = Field(ge=0, le=50)
+    # The store's guides and tutorials, for `content: by_category` steps (see domain.content).
+    guides: tuple[Guide, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -421,6 +427,10 @@ class FlowDefinition(_Section):
             raise _Rule("exit.left_segment", "only a flow started by a segment change can leave it")
         if self.delay < timedelta(0):
             raise _Rule("delay", "cannot be negative")
+        for i, guide in enumerate(self.guides):
+            if guide.step is not None and guide.step not in self.steps:
+                steps = ", ".join(self.steps)
+                raise _Rule(f"guides.{i}.step", f"the flow has no step {guide.step!r}; it has: {steps}")
         return self
 
     @property

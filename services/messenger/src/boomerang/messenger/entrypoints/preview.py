@@ -4,7 +4,9 @@ The customer's contact card comes from the messenger's store when it is there (r
 missing database is not created), else a sample customer. What the step shows comes from
 `--trigger-json` when given (an envelope, the trigger event's payload, or MessageInputs
 fields such as `{"campaign": {...}}`), over sample data for everything else. A step with an
-offer shows the coupon already issued for this message, or a new code that is not stored.
+offer shows the coupon already issued for this message, or a new code that is not stored. A
+`content: by_category` step shows the flow's guides picked by the stored customer's categories
+(bought or viewed), as a real send would.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.adapters.customer_orders import SqlCustomerOrders
+from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons
 from boomerang.messenger.domain.contacts import Contact
-from boomerang.messenger.domain.content import MessageInputs, flow_view
+from boomerang.messenger.domain.content import MessageInputs, by_category, flow_view
 from boomerang.messenger.domain.coupons import Coupon, Offer, new_coupon
 from boomerang.messenger.domain.customer_dates import FIRST_PURCHASE
 from boomerang.messenger.domain.featured import featured
@@ -126,6 +129,10 @@ def preview(settings: MessengerSettings, request: Request, now: datetime) -> Pre
     inputs, trigger_id = _inputs(request.trigger_json, definition, now, currency, store.url)
     if request.trigger_json is None and stored is not None:
         inputs = _from_the_record(engine, definition, contact, store.default_timezone, now, inputs)
+    if request.trigger_json is None and step_definition.content == "by_category":
+        # As a real send: the flow's guides, by the stored customer's categories (a sample's: samples).
+        categories = _categories(engine, contact) if stored is not None else inputs.categories
+        inputs = by_category(inputs, categories, definition.guides, store.url)
     if missing := inputs.missing_for(definition.name):
         raise PreviewError(f"flow {definition.name} needs {', '.join(missing)} in --trigger-json")
     key = idempotency_key(request.store_id, request.customer_id, definition.name, step_name, trigger_id)
@@ -190,6 +197,13 @@ def _from_the_record(
     if picked:
         update["products"] = [p.as_product() for p in picked]
     return inputs.model_copy(update=update)
+
+
+def _categories(engine, contact: Contact) -> list[str]:
+    try:
+        return SqlRecommendations(engine).categories_of(contact.store_id, contact.customer_id)
+    except SQLAlchemyError:  # an older database without the recommendation tables: none known
+        return []
 
 
 def _existing_database(url: str):

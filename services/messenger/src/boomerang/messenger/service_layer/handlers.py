@@ -29,7 +29,7 @@ from boomerang.messenger import metrics
 from boomerang.messenger.domain.audience import EXITED, NOT_IN_AUDIENCE, CustomerFacts, audience_miss
 from boomerang.messenger.domain.caps import DEFAULT_CAPS, PastSend
 from boomerang.messenger.domain.contacts import Contact, identify
-from boomerang.messenger.domain.content import MAX_PRODUCTS, MessageInputs, Product, flow_view
+from boomerang.messenger.domain.content import MAX_PRODUCTS, MessageInputs, Product, by_category, flow_view
 from boomerang.messenger.domain.coupons import Coupon, Offer
 from boomerang.messenger.domain.flow_definitions import (
     AfterEventTrigger,
@@ -55,7 +55,7 @@ from boomerang.messenger.domain.sending import (
     decide_send,
 )
 from boomerang.messenger.domain.suppressions import change_for
-from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, due_after
+from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, counted_from, due_after
 from boomerang.messenger.flows import default_flows
 from boomerang.messenger.service_layer import coupons as coupon_service
 from boomerang.messenger.service_layer.composing import Composer, Draft
@@ -341,7 +341,7 @@ class Messenger:
             # Counted from the change's business time, as time-after-event steps are: a segmenter
             # running behind (a replay on event time) must not push the step past its moment. Kept
             # at that moment even when it has passed, so an exit can tell it came first.
-            changed = min(envelope.time, now)
+            changed = counted_from(envelope.time, now, self._late_limit)
             if due_after(changed, wait, now, self._late_limit) is None:
                 return await self._delivery.suppress(entry, TOO_LATE)
             return await self._delivery.delay(entry, changed + wait, FLOW_DELAY)
@@ -445,6 +445,16 @@ class Messenger:
         return settled
 
     def _inputs_for(self, flow: FlowDefinition, entry: LedgerEntry, event: Event | None) -> MessageInputs:
+        """What the step shows: its trigger's content and, for a `content: by_category` step (the
+        nurture series), the customer's categories and the flow's guides (links under the store)."""
+        inputs = self._trigger_inputs(flow, entry, event)
+        if flow.steps[entry.step].content != "by_category":
+            return inputs
+        store_id, customer_id = entry.store_id, entry.customer_id
+        known = self._recommendations.categories_of(store_id, customer_id) if self._recommendations else []
+        return by_category(inputs, known, flow.guides, self._composer.store(store_id).url)
+
+    def _trigger_inputs(self, flow: FlowDefinition, entry: LedgerEntry, event: Event | None) -> MessageInputs:
         if self._lifecycle is not None and (inputs := self._lifecycle.inputs_for(flow, entry, event)) is not None:
             return inputs
         if isinstance(flow.trigger, BroadcastTrigger):

@@ -199,6 +199,11 @@ class Recommendations(Protocol):
         """What `domain.recommendations.recommend` needs for these lines, and no more."""
         ...
 
+    def categories_of(self, store_id: str, customer_id: str) -> list[str]:
+        """The categories the customer bought or viewed, by the names the catalogue gives them
+        (a category only viewed, never ordered by anyone: its key), most bought first."""
+        ...
+
 
 class SegmentMembers(Protocol):
     """Customers' current segments, from customer.segments.v1 (adapters.segments)."""
