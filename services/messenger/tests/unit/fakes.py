@@ -10,7 +10,7 @@ from boomerang.messenger.domain.audience import CustomerFacts
 from boomerang.messenger.domain.broadcasts import Broadcast, Member
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, Redemption, redeem
-from boomerang.messenger.domain.messages import LedgerEntry, State
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State
 from boomerang.messenger.domain.recommendations import Neighbourhood, category_key
 from boomerang.messenger.service_layer.ports import Claim, StatsRow
 from boomerang.shared.events import Envelope, OrderPlaced, ProductViewed
@@ -236,3 +236,19 @@ class FakeInterests:
         known = self.bought.get((store_id, customer_id), {})
         ranked = sorted(known, key=lambda key: (-len(known[key]), key))
         return [self.names.get((store_id, key), key) for key in ranked]
+
+
+class FakeProvider:
+    """SendGrid or Twilio: accepts every message, and finds what it accepted."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.accepted: list[Outbound] = []
+
+    async def send(self, message: Outbound) -> str | None:
+        self.accepted.append(message)
+        return f"{self.name}-{message.message_id}"
+
+    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
+        taken = any(m.message_id == entry.message_id for m in self.accepted)
+        return f"{self.name}-{entry.message_id}" if taken else None

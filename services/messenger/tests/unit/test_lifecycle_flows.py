@@ -10,7 +10,7 @@ from decimal import Decimal
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.domain.holdout import in_holdout
-from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State
+from boomerang.messenger.domain.messages import LedgerEntry, State
 from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.domain.suppressions import EMPTY, Change, SuppressionList
 from boomerang.messenger.service_layer.composing import Composer
@@ -26,7 +26,15 @@ from boomerang.shared.events import (
 )
 from boomerang.shared.links import LinkSettings
 
-from .fakes import FakeCampaigns, FakeContacts, FakeCoupons, FakeLedger, FakeOutcomes, FakeSegmentMembers
+from .fakes import (
+    FakeCampaigns,
+    FakeContacts,
+    FakeCoupons,
+    FakeLedger,
+    FakeOutcomes,
+    FakeProvider,
+    FakeSegmentMembers,
+)
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)  # a Saturday noon: inside every default send window
 SHOP = "https://shop.example"
@@ -43,20 +51,6 @@ def customer(*, held_out: bool, flows: tuple[str, ...] = ("win_back",)) -> str:
         for i in range(10_000)
         if all(in_holdout("s1", f"c{i}", flow, 10) is held_out for flow in flows)
     )
-
-
-class FakeProvider:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.accepted: list[Outbound] = []
-
-    async def send(self, message: Outbound) -> str | None:
-        self.accepted.append(message)
-        return f"{self.name}-{message.message_id}"
-
-    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        taken = any(m.message_id == entry.message_id for m in self.accepted)
-        return f"{self.name}-{entry.message_id}" if taken else None
 
 
 class FakeSuppressions:

@@ -13,7 +13,7 @@ from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.content import Formats, Guide, MessageInputs, by_category, flow_view, guides_at
 from boomerang.messenger.domain.flow_definitions import Document, InvalidFlow, build_flow
 from boomerang.messenger.domain.flows import Channel
-from boomerang.messenger.domain.messages import LedgerEntry, Outbound
+from boomerang.messenger.domain.messages import Outbound
 from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.flows import default_documents, default_flows, flows_from_texts
 from boomerang.messenger.service_layer.composing import Composer
@@ -23,7 +23,7 @@ from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced, ProductViewed, SegmentChanged
 from boomerang.shared.links import LinkSettings
 
-from .fakes import FakeContacts, FakeInterests, FakeLedger, FakeOutcomes
+from .fakes import FakeContacts, FakeInterests, FakeLedger, FakeOutcomes, FakeProvider
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)  # a Saturday noon: inside nurture's send window
 SHOP = "https://cds.example/"
@@ -43,20 +43,6 @@ guides:
 """
 
 
-class Mailbox:
-    name = "sendgrid"
-
-    def __init__(self) -> None:
-        self.sent: list[Outbound] = []
-
-    async def send(self, message: Outbound) -> str | None:
-        self.sent.append(message)
-        return f"sg-{message.message_id}"
-
-    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        return None
-
-
 class StoreFlows:
     def __init__(self, override: str) -> None:
         self.flows = flows_from_texts({"neutral_nurture": override}, "s1")
@@ -67,7 +53,7 @@ class StoreFlows:
 
 class World:
     def __init__(self, override: str = OVERRIDE) -> None:
-        self.mail = Mailbox()
+        self.mail = FakeProvider("sendgrid")
         self.interests = FakeInterests()
         delivery = Delivery(
             FakeLedger(), {Channel.EMAIL: self.mail}, FakeOutcomes(), lambda: NOW, RetryPolicy(2, 0.001, 0.01)
@@ -95,7 +81,7 @@ class World:
             revenue=Decimal("12"), dimension="lifecycle",
         )  # fmt: skip
         await self.event(change, customer, f"seg-{customer}")
-        (sent,) = [m for m in self.mail.sent if m.flow == "neutral_nurture"]
+        (sent,) = [m for m in self.mail.accepted if m.flow == "neutral_nurture"]
         return sent
 
 

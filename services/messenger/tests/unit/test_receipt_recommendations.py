@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from boomerang.messenger.adapters.rendering import TemplateRenderer
 from boomerang.messenger.domain.flows import Channel
-from boomerang.messenger.domain.messages import LedgerEntry, Outbound
+from boomerang.messenger.domain.messages import Outbound
 from boomerang.messenger.domain.recommendations import (
     CatalogueProduct,
     Neighbourhood,
@@ -24,7 +24,7 @@ from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.shared.events import Envelope, OrderLine, OrderPlaced, ProductViewed
 
-from .fakes import FakeContacts, FakeLedger, FakeOutcomes
+from .fakes import FakeContacts, FakeLedger, FakeOutcomes, FakeProvider
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SHOP = "https://shop.example"
@@ -72,23 +72,9 @@ class FakeRecommendations:
         )
 
 
-class Mailbox:
-    name = "sendgrid"
-
-    def __init__(self) -> None:
-        self.sent: list[Outbound] = []
-
-    async def send(self, message: Outbound) -> str | None:
-        self.sent.append(message)
-        return f"sg-{message.message_id}"
-
-    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        return None
-
-
 class World:
     def __init__(self) -> None:
-        self.mail = Mailbox()
+        self.mail = FakeProvider("sendgrid")
         self.store = FakeRecommendations()
         delivery = Delivery(
             FakeLedger(), {Channel.EMAIL: self.mail}, FakeOutcomes(), lambda: NOW, RetryPolicy(2, 0.001, 0.01)
@@ -113,7 +99,7 @@ class World:
         await self.messenger.handle(
             Envelope.wrap(event, store_id="s1", customer_id=customer, source="test", time=NOW, id=f"ev-{order_id}")
         )
-        return self.mail.sent[-1]
+        return self.mail.accepted[-1]
 
     async def view(self, customer: str, category: str) -> None:
         event = ProductViewed(product_id="any", category=category)

@@ -390,22 +390,12 @@ def _throughput(
     messenger = Messenger(options.out_dir, run_id, "a", broker.bootstrap, prefix, sandbox.url)
     try:
         messenger.start()  # creates the topics
-        asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(contacts)))
-        messenger.wait_for("contacts", lambda: messenger.counted("events_total", type=CustomerIdentified.event_type) >= n,
-                           options.timeout_s, every_s=0.2)
         cpu = CpuMeter({"messenger": messenger.pid, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
-        cpu.start()
-        started = time.perf_counter()
-        asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(orders)))
-        ended = messenger.wait_for(
-            f"{n:,} receipts", lambda: messenger.counted("messages_total", flow="receipt", status="sent") >= n,
-            options.timeout_s)
-        used = cpu.stop()
+        seconds, used = _timed_receipts(messenger, broker, topic, contacts, orders, cpu, options)
         memory = _memory(messenger.pid)
         found = _profile(options, messenger, broker, topic, run_id, say) if options.profile else None
     finally:
         messenger.close()
-    seconds = ended - started
     sent = sandbox.messages()[:n]
     if len(sent) != n:
         raise BenchFailed(f"(a) the sandbox holds {len(sent)} messages, expected {n} receipts")
@@ -455,6 +445,24 @@ def _throughput(
             "ratio_messenger_to_bare": round(pipeline["sends_per_s"] / bare["requests_per_s"], 3)}
 
 
+def _timed_receipts(
+    group: Messenger | Replicas, broker: LocalKafka, topic: str, contacts: list[Envelope], orders: list[Envelope],
+    cpu: CpuMeter, options: Options,
+) -> tuple[float, dict[str, float]]:
+    """The contacts consumed first; then every order published at once, timed (wall, and the
+    CPU of `cpu`'s processes) to the last receipt counted as sent."""
+    n = len(orders)
+    asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(contacts)))
+    group.wait_for("contacts", lambda: group.counted("events_total", type=CustomerIdentified.event_type) >= n,
+                   options.timeout_s, every_s=0.2)
+    cpu.start()
+    started = time.perf_counter()
+    asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(orders)))
+    ended = group.wait_for(f"{n:,} receipts",
+                           lambda: group.counted("messages_total", flow="receipt", status="sent") >= n, options.timeout_s)
+    return ended - started, cpu.stop()
+
+
 def _scaled_out(
     options: Options, broker: LocalKafka, sandbox: Sandbox, run_id: str, say: Callable[[str], None],
     postgres: LocalPostgres | None,
@@ -475,26 +483,17 @@ def _scaled_out(
     ])
     try:
         messengers.start()
-        asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(contacts)))
-        messengers.wait_for("contacts", lambda: messengers.counted("events_total", type=CustomerIdentified.event_type) >= n,
-                            options.timeout_s, every_s=0.2)
         pids = {f"messenger {i}": m.pid for i, m in enumerate(messengers.members)}
         cpu = CpuMeter({**pids, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
-        cpu.start()
-        started = time.perf_counter()
-        asyncio.run(kafka.raw_produce(broker.bootstrap, topic, _records(orders)))
-        ended = messengers.wait_for(
-            f"{n:,} receipts", lambda: messengers.counted("messages_total", flow="receipt", status="sent") >= n,
-            options.timeout_s)
-        used = cpu.stop()
+        seconds, used = _timed_receipts(messengers, broker, topic, contacts, orders, cpu, options)
     finally:
         messengers.close()
     sent = len(sandbox.messages())
     sandbox.clear()
     if sent != n:
         raise BenchFailed(f"(a') the sandbox holds {sent} messages, expected {n} receipts")
-    figures = {"replicas": options.replicas, "orders": n, "sends": n, "seconds": round(ended - started, 3),
-               "sends_per_s": round(rate(n, ended - started), 1), "cpu_percent_of_one_core": used,
+    figures = {"replicas": options.replicas, "orders": n, "sends": n, "seconds": round(seconds, 3),
+               "sends_per_s": round(rate(n, seconds), 1), "cpu_percent_of_one_core": used,
                "store": "postgresql" if postgres else "sqlite",
                "how": "as (a), the messenger as `replicas` processes in one consumer group sharing one store "
                       "(PostgreSQL's own processes are not in the CPU figures)"}
