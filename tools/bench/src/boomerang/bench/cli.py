@@ -77,7 +77,7 @@ def messenger(
     latency_rate: Annotated[float, typer.Option(help="orders per second through ingest")] = 200.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run")] = 10.0,
     replicas: Annotated[int, typer.Option(help="messenger processes (one group, one store) in (a') and (d)")] = 2,
-    replica_store: Annotated[str, typer.Option(help="the replicas' store: postgresql (started for the run) or sqlite")] = "postgresql",
+    replica_store: Annotated[str, typer.Option(help="the replicas' store: sqlite or postgresql (started for the run)")] = "sqlite",
     reliability_events: Annotated[int, typer.Option(help="orders replayed, each published twice; 0 skips it")] = 10_000,
     kills: Annotated[int, typer.Option(help="SIGKILLs of the messenger during the reliability run")] = 2,
     profile: Annotated[
