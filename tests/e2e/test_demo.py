@@ -72,14 +72,15 @@ def test_every_order_gets_one_receipt_and_replays_send_nothing_new(stack, tmp_pa
     assert sum(flows["neutral_nurture"].values()) >= len(browsers), flows["neutral_nurture"]
     assert not [o for o in flows["neutral_nurture"] if o.split(" ")[1] == "pending"], flows["neutral_nurture"]
     assert summary["provider_events_fed_back"]["sendgrid delivered"] >= len(purchases)
-    assert_nurture_names_the_customers_genres(stack, calls)
+    assert_nurture_names_the_customers_genres(stack, calls, flows["neutral_nurture"].get("email sent", 0))
     assert json.loads((tmp_path / "summary.json").read_text())["store"] == "demo"
 
 
-def assert_nurture_names_the_customers_genres(stack, calls: list[dict]) -> None:
+def assert_nurture_names_the_customers_genres(stack, calls: list[dict], sent_by_the_ledger: int) -> None:
     """The demo store's own nurture guides (its flow override, found through DEMO_SETTINGS'
     flows directory): each nurture email sent names a guide of a genre that customer bought or
-    viewed, and none of a genre they never did."""
+    viewed, and none of a genre they never did. (Whether any is sent in this small slice depends
+    on the caps, so on the order the partitions are read in; the unit tests pin the content.)"""
     override = Path(DEMO_SETTINGS["messenger"]["BOOMERANG_MESSENGER_FLOWS_DIR"]) / "demo" / "neutral_nurture.yaml"
     genre_of = {guide["title"]: guide.get("category") for guide in yaml.safe_load(override.read_text())["guides"]}
     genres: dict[str, set[str]] = {}
@@ -88,7 +89,7 @@ def assert_nurture_names_the_customers_genres(stack, calls: list[dict]) -> None:
         products = properties.get("products") or [properties]
         genres.setdefault(call["userId"], set()).update(p["category"] for p in products if p.get("category"))
     sent = [m for m in outbox(stack) if "neutral_nurture" in m["categories"]]
-    assert sent, "no nurture email was sent"
+    assert len(sent) == sent_by_the_ledger, (len(sent), sent_by_the_ledger)
     for message in sent:
         theirs = genres[message["custom_args"][CUSTOMER_ID]]
         shown = {genre for title, genre in genre_of.items() if title in message["text"]} - {None}

@@ -190,6 +190,14 @@ async def test_refits_that_move_nobody_are_not_published(kafka_bootstrap, topic_
     await publish(kafka_bootstrap, topic_prefix, *history)
     worker.wait_for_metric("boomerang_segmenter_events_processed_total", len(history))
     worker.wait_for_metric("boomerang_segmenter_models_loaded_total", 1)
+    # The first fit may run before every customer is in, and the one that sees them all moves
+    # them: count from the model of every customer on.
+    customers = len({e.customer_id for e in history})
+    deadline = time.monotonic() + 30
+    while not any(f'"customers": {customers}'.encode() in m.value
+                  for m in await topic_records(f"{topic_prefix}boomerang-segmenter.models.v1", 1)):
+        assert time.monotonic() < deadline, "no model of every customer was published"
+        await asyncio.sleep(0.3)
     skipped = worker.metric("boomerang_segmenter_model_refits_skipped_total")
     worker.wait_for_metric("boomerang_segmenter_model_refits_skipped_total", skipped + 1)
     published = len(await topic_records(f"{topic_prefix}boomerang-segmenter.models.v1", 1))
