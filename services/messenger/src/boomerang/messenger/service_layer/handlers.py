@@ -340,11 +340,12 @@ class Messenger:
         if (wait := flow.delay + step.delay) > timedelta(0):
             # Counted from the change's business time, as time-after-event steps are: a segmenter
             # running behind (a replay on event time) must not push the step past its moment. Kept
-            # at that moment even when it has passed, so an exit can tell it came first.
-            changed = counted_from(envelope.time, now, self._late_limit)
-            if due_after(changed, wait, now, self._late_limit) is None:
+            # at that moment even when it has passed (not `due_after`'s "now, then"), so an exit
+            # can tell it came first.
+            if due_after(envelope.time, wait, now, self._late_limit) is None:
                 return await self._delivery.suppress(entry, TOO_LATE)
-            return await self._delivery.delay(entry, changed + wait, FLOW_DELAY)
+            due = counted_from(envelope.time, now, self._late_limit) + wait
+            return await self._delivery.delay(entry, due, FLOW_DELAY)
         return await self._decide_step(flow, entry, contact, claimed=False)
 
     # --- time-after-event flows (feedback request, checkout abandonment) ---------------------------
