@@ -115,6 +115,7 @@ class EventPublisher:
         broker is gone; with `flush_timeout_s`, records still unacked after it are given up
         (their futures fail) so that stopping is bounded."""
         if not self.started:
+            await self._producer.stop()  # never started: nothing to flush, but closed (no warning when collected)
             return
         if flush_timeout_s is not None:
             try:
