@@ -27,6 +27,9 @@ def test_the_messenger_bench_writes_every_figure(tmp_path):
     assert report["ratio_messenger_to_bare"] == pytest.approx(pipeline["sends_per_s"] / bare["requests_per_s"], abs=1e-3)
     assert cpu["messenger_cpu_ms_per_send"] > 0
     assert cpu["single_core_sends_per_s"] == pytest.approx(1000 / cpu["messenger_cpu_ms_per_send"], rel=1e-2)
+    # (g) ran the same workload: a receipt email per order, with neither Kafka nor the SDK in the figure
+    assert cpu["own_work"]["orders"] == cpu["own_work"]["emails_sent"] == 40
+    assert cpu["own_work"]["cpu_ms_per_order"] > 0
 
     latency = report["latency"]
     assert latency["orders"] == latency["receipts"] == 20 and 0 < latency["p50_ms"] <= latency["p99_ms"]

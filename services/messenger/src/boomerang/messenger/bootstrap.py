@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 import contextlib
 import functools
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
 from boomerang.messenger.service_layer.lifecycle_triggers import LifecycleTriggers
+from boomerang.messenger.service_layer.ports import OutcomePublisher, Provider
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.messenger.service_layer.scheduler import Scheduler
 from boomerang.messenger.settings import MessengerSettings
@@ -137,8 +138,15 @@ class Runtime:
             raise
 
 
-def bootstrap(settings: MessengerSettings) -> Runtime:
-    """Builds the runtime; call it inside the running event loop (the Twilio client's session)."""
+def bootstrap(
+    settings: MessengerSettings,
+    *,
+    providers: Mapping[Channel, Provider] | None = None,
+    outcomes: OutcomePublisher | None = None,
+) -> Runtime:
+    """Builds the runtime; call it inside the running event loop (the Twilio client's session).
+    `providers` and `outcomes` replace SendGrid and Twilio, and Kafka as the outcomes' way out:
+    the benchmark's measure of the messenger's own work leaves both edges out."""
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     ledger = SqlSendLedger(engine)
@@ -163,8 +171,8 @@ def bootstrap(settings: MessengerSettings) -> Runtime:
     late_limit = None if isinstance(clock, EventTimeClock) else LATE_LIMIT
     delivery = Delivery(
         ledger,
-        {Channel.EMAIL: email, Channel.SMS: sms},
-        KafkaOutcomes(publisher),
+        providers or {Channel.EMAIL: email, Channel.SMS: sms},
+        outcomes or KafkaOutcomes(publisher),
         clock,
         RetryPolicy(settings.send_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds),
         timedelta(seconds=settings.reconcile_clock_skew_seconds),

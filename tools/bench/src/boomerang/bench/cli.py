@@ -160,6 +160,8 @@ def _messenger_table(report: dict[str, Any]) -> Table:
     table.add_row("(c) messenger CPU per send", f"{cpu['messenger_cpu_ms_per_send']:.2f} ms", "", "")
     table.add_row("    single-core ceiling", f"{cpu['single_core_sends_per_s']:,.0f} sends/s",
                   targets["single_core_sends"]["target"], verdict("single_core_sends"))
+    if own := cpu.get("own_work"):
+        table.add_row("(g) of which the messenger's own work", f"{own['cpu_ms_per_order']:.2f} ms", "", "")
     table.add_row(f"(d) order -> receipt p50 at {latency['rate_per_s']:g}/s, {latency.get('messenger_replicas', 1)} replica(s)", f"{latency['p50_ms']:.0f} ms",
                   targets["latency_p50"]["target"], verdict("latency_p50"))
     table.add_row("    p99", f"{latency['p99_ms']:.0f} ms", targets["latency_p99"]["target"], verdict("latency_p99"))

@@ -26,6 +26,8 @@ and custom_args). Each part gets its own topic prefix, messenger database and co
     once in the sandbox and every expected receipt email and SMS is there.
 (f) Floor: the official SDK's own CPU per request (the 1-thread bare run) and CSS inlining of the
     HTML (a) sent, timed alone: the per-send CPU no messenger built on that SDK can go below.
+(g) Own work: (a)'s orders through the messenger's handler in this process, with providers that
+    answer at once and no Kafka (`messenger_own`): what (c) costs without the SDK and Kafka.
 Writes build/bench/messenger.json. Exit 0 when the run measured what it set out to, whether or not
 the targets were met.
 """
@@ -58,6 +60,7 @@ from sendgrid import SendGridAPIClient
 
 from boomerang.bench import kafka, load, profile
 from boomerang.bench.ingest import WRITE_KEY, BenchFailed, CpuMeter, Ingest, _basic, _kafka_pid, _memory
+from boomerang.bench.messenger_own import own_work
 from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, machine, options_of, rate
 from boomerang.devstack.history import CATALOGUE, Purchase, identify_call, order_call
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
@@ -442,6 +445,8 @@ def _throughput(
         f"{floor['css_inlining_ms_per_email']:.2f} ms/email: at most {floor['ceiling_sends_per_s_per_core']:,.0f} "
         "sends/s per core before any other work")
     cpu_figures["floor"] = floor
+    cpu_figures["own_work"] = own_work(options.out_dir, run_id, contacts, orders)
+    say(f"(g) the messenger's own work (no Kafka, no SDK): {cpu_figures['own_work']['cpu_ms_per_order']:.2f} ms/order")
     return {"messenger_pipeline": pipeline, "bare_sdk": bare, "cpu": cpu_figures, **({"profile": found} if found else {}),
             "ratio_messenger_to_bare": round(pipeline["sends_per_s"] / bare["requests_per_s"], 3)}
 
