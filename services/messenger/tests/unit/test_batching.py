@@ -32,7 +32,7 @@ async def test_a_caller_after_the_run_starts_a_new_batch() -> None:
     assert runs == [["a"], ["b"]]
 
 
-async def test_a_failed_run_fails_every_caller_of_its_batch() -> None:
+async def test_a_run_that_fails_for_every_item_fails_every_caller() -> None:
     def fail(items):
         raise RuntimeError("database is locked")
 
@@ -42,3 +42,20 @@ async def test_a_failed_run_fails_every_caller_of_its_batch() -> None:
     assert [str(r) for r in results] == ["database is locked", "database is locked"]
     with pytest.raises(RuntimeError):
         await batched(3)
+
+
+async def test_a_bad_item_fails_only_its_own_caller() -> None:
+    runs: list[list[int]] = []
+
+    def reject_negatives(items):
+        runs.append(list(items))
+        if any(item < 0 for item in items):
+            raise ValueError("negative")
+        return [item * 10 for item in items]
+
+    batched = Batched(reject_negatives)
+    results = await asyncio.gather(batched(1), batched(-1), batched(2), return_exceptions=True)
+
+    assert results[0] == 10 and results[2] == 20
+    assert isinstance(results[1], ValueError)
+    assert runs == [[1, -1, 2], [1], [-1], [2]]  # the batch, then each alone
