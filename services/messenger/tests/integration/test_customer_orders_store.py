@@ -10,6 +10,7 @@ import pytest
 from boomerang.messenger.adapters.customer_orders import SqlCustomerOrders
 from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.domain.customer_dates import BIRTHDAY, FIRST_PURCHASE
+from boomerang.messenger.service_layer.ports import PlacedOrder
 from boomerang.shared.events import OrderLine, OrderPlaced
 
 pytestmark = pytest.mark.integration
@@ -27,6 +28,18 @@ def order(order_id: str, *products: str, at: datetime = NOW, total: str = "25.50
         for p in products
     ]
     return OrderPlaced(order_id=order_id, placed_at=at, currency="EUR", total=Decimal(total), lines=lines)
+
+
+def test_a_batch_returns_each_customers_record_right_after_their_order(store: SqlCustomerOrders) -> None:
+    records = store.record_orders([
+        PlacedOrder("s1", "c1", order("o1", "beans")),
+        PlacedOrder("s1", "c2", order("o9", "mug")),
+        PlacedOrder("s1", "c1", order("o2", "beans", at=NOW + timedelta(days=20))),
+    ])
+
+    assert [sorted(o.order_id for o in r.orders) for r in records] == [["o1"], ["o9"], ["o1", "o2"]]
+    assert len(records[0].purchases["beans"]) == 1 and len(records[2].purchases["beans"]) == 2
+    assert store.first_purchase("s1", "c1") == NOW
 
 
 def test_an_order_is_recorded_once_with_its_products_and_net_of_its_refunds(store: SqlCustomerOrders) -> None:

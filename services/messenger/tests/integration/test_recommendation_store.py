@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.domain.recommendations import recommend
+from boomerang.messenger.service_layer.ports import PlacedOrder
 from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
 
 pytestmark = pytest.mark.integration
@@ -45,6 +48,33 @@ def test_an_order_counts_its_products_and_pairs_once(store: SqlRecommendations) 
     assert seen.catalogue["filters"].price == Decimal("5.00") and seen.catalogue["filters"].currency == "EUR"
     assert seen.catalogue["kettle"].url == f"{SHOP}/kettle"
     assert seen.interests == frozenset() and seen.bought_before == frozenset()
+
+
+def test_a_batch_of_orders_counts_each_as_its_own_order(store: SqlRecommendations) -> None:
+    store.record_order("s1", "c9", order("o-0", line("beans"), line("filters")), NOW)
+    batch = [
+        PlacedOrder("s1", "c1", order("o-1", line("beans"), line("filters"))),
+        PlacedOrder("s1", "c2", order("o-2", line("filters"), line("beans"), line("mug", "Gear"))),
+        PlacedOrder("s1", "c9", order("o-0", line("beans"), line("filters"))),  # counted before
+    ]
+
+    assert store.record_orders(batch, NOW) == [True, True, False]
+
+    seen = store.neighbourhood("s1", "c1", [line("beans")], k=3)
+    assert seen.counts == {("beans", "filters"): 3, ("beans", "mug"): 1}  # the same pair twice in a batch: +2
+    assert seen.catalogue["beans"].orders == 3 and seen.catalogue["filters"].orders == 3
+    assert seen.bought_before == frozenset({"beans", "filters"}) and seen.interests == frozenset({"coffee"})
+
+
+def test_a_batch_that_fails_writes_none_of_its_orders(store: SqlRecommendations) -> None:
+    first = PlacedOrder("s1", "c1", order("o-1", line("beans"), line("filters")))
+    no_store = PlacedOrder(None, "c2", order("o-2", line("beans"), line("mug")))  # type: ignore[arg-type]
+
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):  # the driver's own: statements run on its cursor
+        store.record_orders([first, no_store], NOW)
+
+    assert store.neighbourhood("s1", "c1", [line("beans")], k=3).counts == {}
+    assert store.record_orders([first], NOW) == [True]  # not counted by the batch that failed
 
 
 def test_co_purchases_are_per_store(store: SqlRecommendations) -> None:

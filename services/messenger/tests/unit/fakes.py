@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, Redemption, redeem
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State
 from boomerang.messenger.domain.recommendations import Neighbourhood, category_key
-from boomerang.messenger.service_layer.ports import Claim, StatsRow
+from boomerang.messenger.service_layer.ports import Claim, PlacedOrder, StatsRow
 from boomerang.shared.events import Envelope, OrderPlaced, ProductViewed
 
 
@@ -224,6 +225,9 @@ class FakeInterests:
                 self.names[(store_id, key)] = line.category.strip()  # type: ignore[union-attr]
                 self.bought.setdefault((store_id, customer_id), {}).setdefault(key, set()).add(line.product_id)
         return True
+
+    def record_orders(self, orders: Sequence[PlacedOrder], now: datetime) -> list[bool]:
+        return [self.record_order(*placed, now) for placed in orders]
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
         if (key := category_key(event.category)) is not None:

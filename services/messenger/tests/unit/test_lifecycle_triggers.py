@@ -40,7 +40,10 @@ class FakeCustomerOrders:
         self.refunds: dict[str, tuple[str, Decimal]] = {}
         self.dates: list[CustomerDate] = []
 
-    def record_order(self, store_id, customer_id, order) -> OrderRecord:
+    def record_orders(self, orders) -> list[OrderRecord]:
+        return [self._record(*placed) for placed in orders]
+
+    def _record(self, store_id, customer_id, order) -> OrderRecord:
         self.orders.setdefault(order.order_id, (customer_id, order))
         products = sorted({line.product_id for line in order.lines})
         return OrderRecord(self.orders_of(store_id, customer_id), self.purchases_of(store_id, customer_id, products))

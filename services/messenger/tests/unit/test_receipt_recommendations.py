@@ -21,6 +21,7 @@ from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
+from boomerang.messenger.service_layer.ports import PlacedOrder
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.shared.events import Envelope, OrderLine, OrderPlaced, ProductViewed
 
@@ -56,6 +57,9 @@ class FakeRecommendations:
         self.bought.setdefault(customer_id, set()).update(p.product_id for p in products)
         self.interests.setdefault(customer_id, set()).update(interests_in(p.category for p in products))
         return True
+
+    def record_orders(self, orders: Sequence[PlacedOrder], now: datetime) -> list[bool]:
+        return [self.record_order(*placed, now) for placed in orders]
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
         self.interests.setdefault(customer_id, set()).update(interests_in([event.category]))

@@ -32,6 +32,7 @@ from boomerang.messenger.domain.milestones import OrderFact
 from boomerang.messenger.domain.featured import Discoveries
 from boomerang.messenger.domain.replenishment import Purchase
 from boomerang.messenger.service_layer.lifecycle_triggers import OrderRecord
+from boomerang.messenger.service_layer.ports import PlacedOrder
 from boomerang.shared.events import OrderPlaced
 
 
@@ -117,26 +118,34 @@ class SqlCustomerOrders:
 
     def record_order(self, store_id: str, customer_id: str, order: OrderPlaced) -> OrderRecord:
         """The order, its products and (if it is the earliest) the first purchase day, once;
-        and the customer's record after it. One transaction: this runs for every order."""
+        and the customer's record after it."""
+        return self.record_orders([PlacedOrder(store_id, customer_id, order)])[0]
+
+    def record_orders(self, orders: Sequence[PlacedOrder]) -> list[OrderRecord]:
+        """`record_order` for each, in one transaction: this runs for every order, and a
+        consumer batch's orders share the commit."""
+        with self._engine.begin() as conn:
+            return [self._record(conn, *placed) for placed in orders]
+
+    def _record(self, conn: Any, store_id: str, customer_id: str, order: OrderPlaced) -> OrderRecord:
         placed_at = order.placed_at.astimezone(UTC)  # SQLite keeps no offset: store UTC
         keys = {"store_id": store_id, "customer_id": customer_id}
         day = placed_at.date()
         products = sorted({line.product_id for line in order.lines})
         statements, prepared = self._statements, self._prepared
-        with self._engine.begin() as conn:
-            prepared(statements["order"]).run(
-                conn,
-                {**keys, "order_id": order.order_id, "placed_at": placed_at, "total": str(order.total),
-                 "currency": order.currency.upper()[:3]},
-            )  # fmt: skip
-            line = {**keys, "order_id": order.order_id, "placed_at": placed_at}
-            prepared(statements["line"]).run_many(conn, [{**line, "product_id": p} for p in products])
-            first = {"occasion": FIRST_PURCHASE, "day": day, "month_day": month_day(day), "happened_at": placed_at}
-            prepared(statements["first_purchase"]).run(conn, {**keys, **first})
-            params = {"b_store": store_id, "b_customer": customer_id}
-            orders = prepared(statements["orders_of"]).all(conn, params)
-            refunds = prepared(statements["refunds_of"]).all(conn, params)
-            purchases = self._purchases(conn, store_id, customer_id, products)
+        prepared(statements["order"]).run(
+            conn,
+            {**keys, "order_id": order.order_id, "placed_at": placed_at, "total": str(order.total),
+             "currency": order.currency.upper()[:3]},
+        )  # fmt: skip
+        line = {**keys, "order_id": order.order_id, "placed_at": placed_at}
+        prepared(statements["line"]).run_many(conn, [{**line, "product_id": p} for p in products])
+        first = {"occasion": FIRST_PURCHASE, "day": day, "month_day": month_day(day), "happened_at": placed_at}
+        prepared(statements["first_purchase"]).run(conn, {**keys, **first})
+        params = {"b_store": store_id, "b_customer": customer_id}
+        orders = prepared(statements["orders_of"]).all(conn, params)
+        refunds = prepared(statements["refunds_of"]).all(conn, params)
+        purchases = self._purchases(conn, store_id, customer_id, products)
         return OrderRecord(_net(orders, refunds), purchases)
 
     def record_refund(

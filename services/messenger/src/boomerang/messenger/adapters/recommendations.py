@@ -31,6 +31,7 @@ from boomerang.messenger.domain.recommendations import (
     pairs_in,
 )
 from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
+from boomerang.messenger.service_layer.ports import PlacedOrder
 
 
 def _moment(**kw: Any) -> Any:
@@ -179,29 +180,46 @@ class SqlRecommendations:
 
     def record_order(self, store_id: str, customer_id: str, order: OrderPlaced, now: datetime) -> bool:
         """Count the order's products and pairs once; False if this order was counted before."""
-        products = order_products(order)
+        return self.record_orders([PlacedOrder(store_id, customer_id, order)], now)[0]
+
+    def record_orders(self, orders: Sequence[PlacedOrder], now: datetime) -> list[bool]:
+        """`record_order` for each, in one transaction (a consumer batch's orders): one write of
+        each table's pages instead of one per order. False for an order counted before."""
         statements = self._upserts
+        # Products and pairs as lists: two orders with the same pair count it twice.
+        products: list[tuple[str, CatalogueProduct]] = []
+        pairs: list[tuple[str, str, str]] = []
+        purchases: set[tuple[str, str, str]] = set()
+        interests: set[tuple[str, str, str]] = set()
+        counted = []
         with self._engine.begin() as conn:
-            claimed = statements["order"].first(
-                conn, {"store_id": store_id, "order_id": order.order_id, "customer_id": customer_id, "recorded_at": now}
-            )
-            if claimed is None:
-                return False
-            # Sorted keys: concurrent orders take row locks in one order, so they cannot deadlock.
+            for store_id, customer_id, order in orders:
+                claimed = statements["order"].first(
+                    conn, {"store_id": store_id, "order_id": order.order_id, "customer_id": customer_id, "recorded_at": now}
+                )
+                counted.append(claimed is not None)
+                if claimed is None:
+                    continue
+                bought = order_products(order)
+                products += [(store_id, p) for p in bought]
+                pairs += [(store_id, a, b) for a, b in _both_ways(pairs_in(p.product_id for p in bought))]
+                purchases |= {(store_id, customer_id, p.product_id) for p in bought}
+                interests |= {(store_id, customer_id, k) for k in _keys(p.category for p in bought)}
+            # Sorted keys: concurrent batches take row locks in one order, so they cannot deadlock.
             # One executemany per table, with statements built once: building and compiling a
             # statement per row cost more than the database's work.
-            rows = [_product_row(store_id, p) for p in sorted(products, key=lambda p: p.product_id)]
-            statements["product"].run_many(conn, rows)
-            pairs = sorted(_both_ways(pairs_in(p.product_id for p in products)))
+            products.sort(key=lambda sp: (sp[0], sp[1].product_id))
+            statements["product"].run_many(conn, [_product_row(store_id, p) for store_id, p in products])
             statements["pair"].run_many(conn, [
-                {"store_id": store_id, "product_id": a, "other_id": b, "orders": 1} for a, b in pairs
+                {"store_id": s, "product_id": a, "other_id": b, "orders": 1} for s, a, b in sorted(pairs)
             ])
-            customer = {"store_id": store_id, "customer_id": customer_id}
-            bought = sorted({p.product_id for p in products})
-            statements["purchase"].run_many(conn, [{**customer, "product_id": p} for p in bought])
-            keys = sorted(_keys(p.category for p in products))
-            statements["interest"].run_many(conn, [{**customer, "category_key": k} for k in keys])
-        return True
+            statements["purchase"].run_many(conn, [
+                {"store_id": s, "customer_id": c, "product_id": p} for s, c, p in sorted(purchases)
+            ])
+            statements["interest"].run_many(conn, [
+                {"store_id": s, "customer_id": c, "category_key": k} for s, c, k in sorted(interests)
+            ])
+        return counted
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
         """A viewed product's category is one the customer shows interest in."""

@@ -58,6 +58,7 @@ from boomerang.messenger.domain.suppressions import change_for
 from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, counted_from, due_after
 from boomerang.messenger.flows import default_flows
 from boomerang.messenger.service_layer import coupons as coupon_service
+from boomerang.messenger.service_layer.batching import Batched
 from boomerang.messenger.service_layer.composing import Composer, Draft
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.lifecycle_triggers import LIFECYCLE_EVENTS, LifecycleTriggers
@@ -65,6 +66,7 @@ from boomerang.messenger.service_layer.ports import (
     Campaigns,
     Contacts,
     CouponRepository,
+    PlacedOrder,
     Recommendations,
     SegmentMembers,
     Suppressions,
@@ -126,6 +128,10 @@ class Messenger:
         self._flow_files = flow_files or _NoStoreFlows()
         self._policy = policy
         self._recommendations = recommendations
+        # A consumer batch's orders are counted in one transaction (see service_layer.batching).
+        self._count_orders: Batched[PlacedOrder, bool] | None = (
+            Batched(lambda orders: recommendations.record_orders(orders, self._clock())) if recommendations else None
+        )
         self._segment_members = segment_members
         self._campaigns = campaigns
         self._lifecycle = lifecycle
@@ -153,7 +159,7 @@ class Messenger:
         for flow in flows:
             await self.run_flow(flow, envelope, event)
         await self._delivery.publish([await self.schedule_after(flow, envelope, event) for flow in later])
-        self.learn(envelope, event)  # after the receipt: its recommendations come from other orders
+        await self.learn(envelope, event)  # after the receipt: its recommendations come from other orders
         if self._lifecycle is not None:  # the customer's record; VIP milestones, replenishment
             await self._delivery.publish(await self._lifecycle.handle(envelope, event))
 
@@ -163,13 +169,13 @@ class Messenger:
 
     # --- recommendations: what customers buy together, and what each one likes ---------------
 
-    def learn(self, envelope: Envelope, event: Event) -> None:
+    async def learn(self, envelope: Envelope, event: Event) -> None:
         """Count an order into the co-purchase data (once per order id) and remember the
         customer's categories, bought or viewed."""
-        if self._recommendations is None:
+        if self._recommendations is None or self._count_orders is None:
             return
         if isinstance(event, OrderPlaced):
-            self._recommendations.record_order(envelope.store_id, envelope.customer_id, event, self._clock())
+            await self._count_orders(PlacedOrder(envelope.store_id, envelope.customer_id, event))
         elif isinstance(event, ProductViewed):
             self._recommendations.record_view(envelope.store_id, envelope.customer_id, event)
 

@@ -18,7 +18,7 @@ Steps whose moment passed more than a day ago (a replay of old history) are supp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -46,7 +46,8 @@ from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.domain.timing import LATE_LIMIT, TOO_LATE, due_after, zone_for
 from boomerang.shared.clocks import BEFORE_ANY_EVENT
 from boomerang.messenger.service_layer.delivery import Delivery
-from boomerang.messenger.service_layer.ports import Contacts, SegmentMembers
+from boomerang.messenger.service_layer.batching import Batched
+from boomerang.messenger.service_layer.ports import Contacts, PlacedOrder, SegmentMembers
 from boomerang.shared.events import (
     CustomerIdentified,
     Envelope,
@@ -78,8 +79,9 @@ class OrderRecord:
 class CustomerOrders(Protocol):
     """The customer's orders, refunds and yearly dates (adapters.customer_orders)."""
 
-    def record_order(self, store_id: str, customer_id: str, order: OrderPlaced) -> OrderRecord:
-        """Record the order once (by its id) and return the record after it."""
+    def record_orders(self, orders: Sequence[PlacedOrder]) -> list[OrderRecord]:
+        """Record each order once (by its id), all or none, and return each customer's record
+        right after their order."""
         ...
 
     def record_refund(
@@ -113,6 +115,8 @@ class LifecycleTriggers:
         late_limit: timedelta | None = LATE_LIMIT,
     ) -> None:
         self._orders = orders
+        # A consumer batch's orders are recorded in one transaction (see service_layer.batching).
+        self._record_order: Batched[PlacedOrder, OrderRecord] = Batched(orders.record_orders)
         self._delivery = delivery
         self._ledger_get = ledger_get
         self._flow_files = flow_files
@@ -139,7 +143,7 @@ class LifecycleTriggers:
         elif isinstance(event, OrderCancelled):
             self._orders.record_cancellation(store_id, customer_id, event.order_id)
         elif isinstance(event, OrderPlaced):
-            record = self._orders.record_order(store_id, customer_id, event)
+            record = await self._record_order(PlacedOrder(store_id, customer_id, event))
             return await self._order_flows(envelope, event, record)
         return []
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from boomerang.messenger.domain.audience import CustomerFacts
 from boomerang.messenger.domain.broadcasts import Broadcast, Member
@@ -184,11 +184,19 @@ class OutcomePublisher(Protocol):
         ...
 
 
+class PlacedOrder(NamedTuple):
+    """An order and whose it is, as the order records take a batch of them."""
+
+    store_id: str
+    customer_id: str
+    order: OrderPlaced
+
+
 class Recommendations(Protocol):
     """Co-purchase counts, the store's catalogue and each customer's interests."""
 
-    def record_order(self, store_id: str, customer_id: str, order: OrderPlaced, now: datetime) -> bool:
-        """Count the order once (by its order id); False if it was counted before."""
+    def record_orders(self, orders: Sequence[PlacedOrder], now: datetime) -> list[bool]:
+        """Count each order once (by its order id), all or none; False for one counted before."""
         ...
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None: ...
