@@ -21,6 +21,7 @@ from boomerang.messenger.domain.flows import Channel
 from boomerang.messenger.settings import MessengerSettings
 from boomerang.shared.events import Envelope
 from boomerang.shared.logs import configure_logging
+from boomerang.shared.process import spare_the_startup_objects
 
 
 class _Answers:
@@ -64,6 +65,7 @@ async def _handled(
     runtime = bootstrap(settings, providers=providers, outcomes=_Nowhere())
     try:
         await _in_batches(runtime.messenger.handle, contacts, settings.batch_size)
+        spare_the_startup_objects()  # as `boomerang-messenger serve` does once it has started
         started = time.process_time()
         await _in_batches(runtime.messenger.handle, orders, settings.batch_size)
         return time.process_time() - started

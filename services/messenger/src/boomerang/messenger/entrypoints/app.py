@@ -10,10 +10,13 @@ from fastapi import FastAPI, Request
 
 from boomerang.messenger.bootstrap import Runtime, bootstrap
 from boomerang.messenger.settings import MessengerSettings
+from boomerang.shared.process import spare_the_startup_objects
 from boomerang.shared.web import install_error_handlers, ops_router
 
 
-def create_app(settings: MessengerSettings | None = None) -> FastAPI:
+def create_app(settings: MessengerSettings | None = None, *, server: bool = False) -> FastAPI:
+    """`server`: this app is the process (`boomerang-messenger serve`), so it may tune the
+    garbage collector for it, which tests sharing a process with many apps must not."""
     settings = settings or MessengerSettings()
 
     @asynccontextmanager
@@ -21,6 +24,8 @@ def create_app(settings: MessengerSettings | None = None) -> FastAPI:
         runtime = bootstrap(settings)
         app.state.runtime = runtime
         await runtime.start()
+        if server:
+            spare_the_startup_objects()
         try:
             yield
         finally:

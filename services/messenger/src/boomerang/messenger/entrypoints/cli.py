@@ -34,7 +34,7 @@ def serve(
     settings = MessengerSettings()
     configure_logging("messenger", settings.common.log_level, settings.common.log_json)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, server=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,  # keep the JSON logging configured above
