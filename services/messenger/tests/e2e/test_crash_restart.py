@@ -69,8 +69,9 @@ async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
     try:
         wait_until_ready(f"{messenger_url}/readyz")
         deadline = time.monotonic() + 90
-        while _settled(messenger_url) < ORDERS + ORDERS:  # every email, every SMS sent or suppressed
-            assert time.monotonic() < deadline, f"stuck at {_settled(messenger_url)}"
+        # Every email and SMS sent or suppressed, and every feedback request written (after its receipt).
+        while _settled(messenger_url) < ORDERS + ORDERS or _totals(messenger_url).get("delayed", 0) < ORDERS:
+            assert time.monotonic() < deadline, f"stuck at {_totals(messenger_url)}"
             time.sleep(0.2)
         stats = httpx.get(f"{messenger_url}/v1/stats", timeout=5).json()
     finally:
@@ -86,6 +87,10 @@ async def test_sigkill_mid_stream_then_restart_sends_each_receipt_exactly_once(
     assert stats["totals"] == {"sent": ORDERS + ORDERS // 2, "suppressed": ORDERS // 2, "delayed": ORDERS}
 
 
+def _totals(url: str) -> dict[str, int]:
+    return httpx.get(f"{url}/v1/stats", timeout=5).json()["totals"]
+
+
 def _settled(url: str) -> int:
-    totals = httpx.get(f"{url}/v1/stats", timeout=5).json()["totals"]
+    totals = _totals(url)
     return sum(totals.get(state, 0) for state in ("sent", "failed", "suppressed"))
