@@ -197,3 +197,13 @@ def test_a_batch_of_settlements_settles_pending_entries_only(ledger: SqlSendLedg
     assert (settled[0].state, settled[0].provider_message_id, settled[0].sent_at) == (State.SENT, "sg-1", later)
     assert (settled[1].state, settled[1].reason, settled[1].provider_status) == (State.FAILED, "invalid address", 400)
     assert settled[2].state is State.SENT and ledger.get(sent.key) == settled[0]
+
+
+def test_entries_are_looked_up_many_at_once_one_answer_per_key(ledger: SqlSendLedger) -> None:
+    first, second = pending("o-1"), pending("o-2")
+    ledger.claim_many([first, second])
+
+    found = ledger.get_many([second.key, "no-such-key", first.key, second.key])
+
+    assert [e.key if e else None for e in found] == [second.key, None, first.key, second.key]
+    assert found[2] == ledger.get(first.key)

@@ -46,6 +46,9 @@ class FakeLedger:
     def get(self, key: str) -> LedgerEntry | None:
         return self.rows.get(key)
 
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry | None]:
+        return [self.rows.get(key) for key in keys]
+
     def by_message_id(self, message_id: str) -> LedgerEntry | None:
         return next((e for e in self.rows.values() if e.message_id == message_id), None)
 

@@ -230,6 +230,11 @@ class SqlSendLedger:
             row = self._get.first(conn, {"b_key": key})
         return _entry_of(row) if row else None
 
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry | None]:
+        with self._engine.connect() as conn:
+            found = {entry.key: entry for entry in self._get_many(conn, sorted(set(keys)))}
+        return [found.get(key) for key in keys]
+
     def _get_many(self, conn: Any, keys: Sequence[str]) -> list[LedgerEntry]:
         if not keys:
             return []

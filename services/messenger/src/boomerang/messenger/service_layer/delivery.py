@@ -61,6 +61,7 @@ class Delivery:
         self._claims = Batched(ledger.claim_many)
         self._settles = Batched(ledger.settle_many)
         self._published: Batched[list[str], None] = Batched(self._mark_published)
+        self._lookups: Batched[str, LedgerEntry | None] = Batched(ledger.get_many)
 
     async def send(self, entry: LedgerEntry, message: Outbound) -> LedgerEntry | None:
         """The settled entry, to `publish`; None when another worker is settling it."""
@@ -130,10 +131,11 @@ class Delivery:
             log.info("message_cancelled", message_id=entry.message_id, flow=entry.flow, reason=reason)
         return cancelled
 
-    def recall(self, key: str) -> LedgerEntry | None:
+    async def recall(self, key: str) -> LedgerEntry | None:
         """The key's settled entry, counted as a duplicate: its trigger is not decided again.
-        None when the key is new or still pending (the caller decides and sends or resumes)."""
-        existing = self._ledger.get(key)
+        None when the key is new or still pending (the caller decides and sends or resumes).
+        The lookups of a consumer batch's messages are one read."""
+        existing = await self._lookups(key)
         if existing is None or not existing.settled:
             return None
         self._ledger.count_duplicate(key)

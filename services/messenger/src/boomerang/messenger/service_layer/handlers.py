@@ -243,7 +243,7 @@ class Messenger:
         settled = []
         for step in flow.steps:
             entry = LedgerEntry.open(trigger, step.name, step.channel, now, flow.purpose, priority)
-            if (recalled := self._delivery.recall(entry.key)) is not None:
+            if (recalled := await self._delivery.recall(entry.key)) is not None:
                 settled.append(recalled)
                 continue
             request = SendRequest(
@@ -338,7 +338,7 @@ class Messenger:
         name, step = next(iter(flow.steps.items()))
         trigger = Trigger(envelope.store_id, envelope.customer_id, flow.name, instance, envelope.id)
         entry = LedgerEntry.open(trigger, name, step.channels[0], now, flow.purpose, flow.priority)
-        if (recalled := self._delivery.recall(entry.key)) is not None:
+        if (recalled := await self._delivery.recall(entry.key)) is not None:
             return recalled
         if (miss := audience_miss(flow.audience, facts)) is not None:
             log.info("not_in_audience", flow=flow.name, message_id=entry.message_id, detail=miss)
@@ -373,7 +373,7 @@ class Messenger:
         instance = str(getattr(event, trigger.instance))
         opened = Trigger(envelope.store_id, envelope.customer_id, flow.name, instance, envelope.id)
         entry = LedgerEntry.open(opened, name, step.channels[0], now, flow.purpose, flow.priority)
-        if (recalled := self._delivery.recall(entry.key)) is not None:
+        if (recalled := await self._delivery.recall(entry.key)) is not None:
             return recalled
         due = due_after(envelope.time, trigger.after + flow.delay + step.delay, now, self._late_limit)
         if due is None:

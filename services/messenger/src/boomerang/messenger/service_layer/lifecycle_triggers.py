@@ -286,7 +286,7 @@ class LifecycleTriggers:
         history: list[OrderFact] | None = None,
     ) -> LedgerEntry | None:
         entry = self._entry(flow, origin, instance)
-        if (recalled := self._delivery.recall(entry.key)) is not None:
+        if (recalled := await self._delivery.recall(entry.key)) is not None:
             return recalled  # a redelivered order: written before
         if (miss := audience_miss(flow.audience, self._facts(origin, history))) is not None:
             log.info("not_in_audience", flow=flow.name, message_id=entry.message_id, detail=miss)

@@ -64,6 +64,10 @@ class SendLedger(Protocol):
 
     def get(self, key: str) -> LedgerEntry | None: ...
 
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry | None]:
+        """One per key, in order: None for a key not in the ledger."""
+        ...
+
     def by_message_id(self, message_id: str) -> LedgerEntry | None: ...
 
     def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
