@@ -30,8 +30,8 @@ from boomerang.messenger.domain.recommendations import (
     pair,
     pairs_in,
 )
-from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
 from boomerang.messenger.service_layer.ports import PlacedOrder
+from boomerang.shared.events import OrderLine, OrderPlaced, ProductViewed
 
 
 def _moment(**kw: Any) -> Any:

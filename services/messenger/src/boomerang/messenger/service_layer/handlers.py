@@ -20,7 +20,7 @@ is not decided again, so a redelivered trigger cannot turn a holdout or a cap in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,9 +129,7 @@ class Messenger:
         self._policy = policy
         self._recommendations = recommendations
         # A consumer batch's orders are counted in one transaction (see service_layer.batching).
-        self._count_orders: Batched[PlacedOrder, bool] | None = (
-            Batched(lambda orders: recommendations.record_orders(orders, self._clock())) if recommendations else None
-        )
+        self._count_orders: Batched[PlacedOrder, bool] = Batched(self._record_orders)
         self._segment_members = segment_members
         self._campaigns = campaigns
         self._lifecycle = lifecycle
@@ -172,12 +170,17 @@ class Messenger:
     async def learn(self, envelope: Envelope, event: Event) -> None:
         """Count an order into the co-purchase data (once per order id) and remember the
         customer's categories, bought or viewed."""
-        if self._recommendations is None or self._count_orders is None:
+        if self._recommendations is None:
             return
         if isinstance(event, OrderPlaced):
             await self._count_orders(PlacedOrder(envelope.store_id, envelope.customer_id, event))
         elif isinstance(event, ProductViewed):
             self._recommendations.record_view(envelope.store_id, envelope.customer_id, event)
+
+    def _record_orders(self, orders: Sequence[PlacedOrder]) -> list[bool]:
+        if self._recommendations is None:  # `learn` asks only when there are recommendations
+            return [False] * len(orders)
+        return self._recommendations.record_orders(orders, self._clock())
 
     def recommendations_for(self, envelope: Envelope, order: OrderPlaced) -> list[Product]:
         if self._recommendations is None or not order.lines:
