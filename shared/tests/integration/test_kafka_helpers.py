@@ -5,9 +5,17 @@ from datetime import datetime, timezone
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from boomerang.shared.events import CustomerIdentified, Envelope
-from boomerang.shared.kafka import COMMERCE_EVENTS, EventConsumer, EventPublisher, dead_letter_topic
+from boomerang.shared.kafka import (
+    COMMERCE_EVENTS,
+    EventConsumer,
+    EventPublisher,
+    TopicSpec,
+    dead_letter_topic,
+    ensure_topics,
+)
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
@@ -145,3 +153,95 @@ async def test_by_key_handles_customers_side_by_side_and_each_ones_events_in_ord
     for customer in ("c0", "c1", "c2"):
         assert [e.id for e in seen if e.customer_id == customer] == [e.id for e in sent if e.customer_id == customer]
     assert 1 < most_waiting <= 3  # concurrent across customers, never two of one customer's at once
+
+
+ONE_PARTITION = TopicSpec("pipelined.events.v1", partitions=1)
+
+
+def pipelined_consumer(kafka_bootstrap, topic_prefix, publisher, handle) -> EventConsumer:
+    return EventConsumer(
+        bootstrap=kafka_bootstrap, prefix=topic_prefix, topics=[ONE_PARTITION], group_id=f"{topic_prefix}g",
+        handler=handle, dead_letters=publisher, by_key=True, max_records=4, batches_in_flight=3,
+    )
+
+
+async def test_batches_in_flight_overlap_and_keep_each_customers_order_across_batches(
+    kafka_bootstrap, topic_prefix
+) -> None:
+    await ensure_topics(kafka_bootstrap, topic_prefix, [ONE_PARTITION])
+    publisher = EventPublisher(kafka_bootstrap, topic_prefix)
+    await publisher.start()
+    sent = [identified(f"c{i % 8}") for i in range(40)]  # five events for each of eight customers
+    await publisher.publish_many(ONE_PARTITION.name, sent)
+
+    seen: list[Envelope] = []
+    busy: set[str] = set()
+    most_busy = 0
+    overlapped_customer = False
+    done = asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        nonlocal most_busy, overlapped_customer
+        overlapped_customer |= envelope.customer_id in busy
+        busy.add(envelope.customer_id)
+        most_busy = max(most_busy, len(busy))
+        await asyncio.sleep(0.01 * (len(seen) % 3))  # uneven provider calls
+        busy.discard(envelope.customer_id)
+        seen.append(envelope)
+        if len(seen) == len(sent):
+            done.set()
+
+    await run_consumer_until(pipelined_consumer(kafka_bootstrap, topic_prefix, publisher, handle), done)
+    await publisher.stop()
+    for customer in {e.customer_id for e in sent}:
+        assert [e.id for e in seen if e.customer_id == customer] == [e.id for e in sent if e.customer_id == customer]
+    assert not overlapped_customer  # one customer's events never side by side, even across batches
+    assert most_busy > 4  # more customers at once than one batch of 4 holds: batches overlapped
+
+
+async def test_a_batch_is_committed_only_after_every_earlier_batch(kafka_bootstrap, topic_prefix) -> None:
+    await ensure_topics(kafka_bootstrap, topic_prefix, [ONE_PARTITION])
+    publisher = EventPublisher(kafka_bootstrap, topic_prefix)
+    await publisher.start()
+    sent = [identified(f"c{i}") for i in range(8)]  # the first one's handler waits for `release`
+    await publisher.publish_many(ONE_PARTITION.name, sent)
+    release, done, later_handled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    seen: list[Envelope] = []
+
+    async def handle(envelope: Envelope) -> None:
+        if envelope.id == sent[0].id:
+            await release.wait()
+        seen.append(envelope)
+        if len(seen) >= 5:  # at least one later batch of four is done
+            later_handled.set()
+        if len(seen) == len(sent):
+            done.set()
+
+    consumer = pipelined_consumer(kafka_bootstrap, topic_prefix, publisher, handle)
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await asyncio.wait_for(later_handled.wait(), 30)
+        await asyncio.sleep(0.5)  # time to commit, were it wrongly allowed to
+        assert sent[0].id not in {e.id for e in seen}
+        assert await committed(admin, f"{topic_prefix}g") in (None, 0)
+        release.set()
+        await asyncio.wait_for(done.wait(), 30)
+        deadline = asyncio.get_running_loop().time() + 30
+        while await committed(admin, f"{topic_prefix}g") != len(sent):
+            assert asyncio.get_running_loop().time() < deadline, "the batches were never committed"
+            await asyncio.sleep(0.1)
+    finally:
+        release.set()
+        await consumer.stop()
+        task.cancel()
+        await admin.close()
+        await publisher.stop()
+
+
+async def committed(admin: AIOKafkaAdminClient, group: str) -> int | None:
+    offsets = await admin.list_consumer_group_offsets(group)
+    found = [meta.offset for tp, meta in offsets.items() if tp.topic.endswith(ONE_PARTITION.name)]
+    return found[0] if found and found[0] >= 0 else None

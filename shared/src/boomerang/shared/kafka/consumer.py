@@ -2,7 +2,10 @@
 
 With `by_key=True` a fetched batch is handled as one: records of different keys concurrently
 (so a handler's waits, such as a provider call, overlap), records of one key in their order,
-and every partition's offset committed once the whole batch is done.
+and every partition's offset committed once the whole batch is done. Up to `batches_in_flight`
+batches are handled at once, so the next batch's work overlaps the last one's waits; a key's
+records still wait for that key's records of earlier batches, and batches are committed in
+the order they were fetched.
 
 A message that cannot be parsed, or whose handler keeps failing, goes to the
 consumer's dead-letter topic with the error in its headers; it is never dropped.
@@ -11,9 +14,11 @@ consumer's dead-letter topic with the error in its headers; it is never dropped.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from pydantic import ValidationError
 
 from boomerang.shared.events import Envelope, UnknownEventType
@@ -23,6 +28,10 @@ from boomerang.shared.logs import get_logger
 
 Handler = Callable[[Envelope], Awaitable[None]]
 log = get_logger(__name__)
+
+
+class EarlierRecordFailed(Exception):
+    """A key's record in an earlier batch failed, so its later records wait for a redelivery."""
 
 
 class EventConsumer:
@@ -39,6 +48,7 @@ class EventConsumer:
         retry_delay_s: float = 0.5,
         by_key: bool = False,
         max_records: int = 200,
+        batches_in_flight: int = 1,
         observe: Callable[[ConsumerRecord, Envelope], None] | None = None,
         unread: Callable[[set[tuple[str, int]]], None] | None = None,
     ) -> None:
@@ -55,6 +65,10 @@ class EventConsumer:
         self._retry_delay_s = retry_delay_s
         self._by_key = by_key
         self._max_records = max_records
+        self._batches_in_flight = max(1, batches_in_flight)
+        # by_key: the batches being handled, oldest first, and each key's latest task.
+        self._in_flight: deque[tuple[asyncio.Task, dict[TopicPartition, int]]] = deque()
+        self._last_of_key: dict[bytes | None, asyncio.Task] = {}
         self._observe = observe
         self._unread = unread
         self._consumer = AIOKafkaConsumer(
@@ -80,22 +94,55 @@ class EventConsumer:
         await self._consumer.stop()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
-            if self._unread is not None:
-                self._unread(await self._still_to_handle(batches))
-            if self._by_key and batches:
-                await self._process_by_key([r for records in batches.values() for r in records])
-                await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-                continue
-            for tp, records in batches.items():
-                for record in records:
-                    await self._process(record)
-                await self._consumer.commit({tp: records[-1].offset + 1})
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                if self._unread is not None:
+                    self._unread(await self._still_to_handle(batches))
+                if self._by_key:
+                    await self._handle_batch(batches)
+                    continue
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._process(record)
+                    await self._commit({tp: records[-1].offset + 1})
+        finally:
+            await self._finish_in_flight()
+
+    async def _handle_batch(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        if batches:
+            records = [r for records in batches.values() for r in records]
+            offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+            self._in_flight.append((asyncio.create_task(self._process_by_key(records)), offsets))
+        # Commit what is done, in fetch order; wait for the oldest while the pipeline is full.
+        while self._in_flight and (len(self._in_flight) >= self._batches_in_flight or self._in_flight[0][0].done()):
+            task, offsets = self._in_flight.popleft()
+            await task  # a failed batch raises: nothing after it is committed, it all comes again
+            await self._commit(offsets)
+
+    async def _finish_in_flight(self) -> None:
+        """On the way out (stop, or a failed batch): let the batches in hand finish; what they
+        could not commit is redelivered."""
+        while self._in_flight:
+            task, _ = self._in_flight.popleft()
+            if not task.done():
+                await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("batch_failed", error=repr(task.exception()))
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced while the batch was handled: its partitions may be another
+            # member's now, which reads them again from the last commit (handlers deduplicate).
+            log.warning("commit_failed_rebalanced", error=str(exc)[:300])
 
     async def _still_to_handle(self, batches: dict) -> set[tuple[str, int]]:
-        """The partitions of this batch, and those the broker holds more records of."""
+        """The partitions of this batch and of those in flight, and those the broker holds
+        more records of."""
         found = {(tp.topic, tp.partition) for tp, records in batches.items() if records}
+        found |= {(tp.topic, tp.partition) for _, offsets in self._in_flight for tp in offsets}
         for tp in self._consumer.assignment():
             high = self._consumer.highwater(tp)
             if high is None or await self._consumer.position(tp) < high:
@@ -110,13 +157,23 @@ class EventConsumer:
         for record in records:
             by_key.setdefault(record.key, []).append(record)
 
-        async def in_order(same_key: list[ConsumerRecord]) -> None:
+        async def in_order(key: bytes | None, same_key: list[ConsumerRecord], earlier: asyncio.Task | None) -> None:
+            if earlier is not None:
+                await asyncio.wait([earlier])
+                if earlier.cancelled() or earlier.exception() is not None:
+                    raise EarlierRecordFailed(key)  # this batch comes again too, in order
             for record in same_key:
                 await self._process(record)
 
         async with asyncio.TaskGroup() as group:
-            for same_key in by_key.values():
-                group.create_task(in_order(same_key))
+            for key, same_key in by_key.items():
+                task = group.create_task(in_order(key, same_key, self._last_of_key.get(key)))
+                self._last_of_key[key] = task
+                task.add_done_callback(lambda done, key=key: self._forget(key, done))
+
+    def _forget(self, key: bytes | None, task: asyncio.Task) -> None:
+        if self._last_of_key.get(key) is task:
+            del self._last_of_key[key]
 
     async def _process(self, record: ConsumerRecord) -> None:
         try:
