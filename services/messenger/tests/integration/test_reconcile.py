@@ -86,6 +86,7 @@ async def test_a_pending_entry_is_settled_without_sending_twice(
     with pytest.raises(Crash):
         await crashed.handle(placed)
     await sms.close()
+    await email.close()
     (pending,) = [e for e in map(ledger.get, ledger_keys(engine)) if e.state is State.PENDING]
     assert len(sandbox.outbox()) == (1 if provider_has_it else 0)
 

@@ -81,6 +81,7 @@ class Runtime:
     messenger: Messenger
     publisher: EventPublisher
     consumer: EventConsumer
+    email: SendGridEmail
     sms: TwilioSms
     scheduler: Scheduler | None = None
     _task: asyncio.Task | None = field(default=None, init=False)
@@ -90,6 +91,7 @@ class Runtime:
 
     async def start(self) -> None:
         await self.publisher.start()
+        await self.email.start()  # the SDK process, before the first order waits for it
         # Joining the group can wait out a dead member's session after a crash: do it in the
         # background so /healthz answers meanwhile and /readyz says why it is not ready.
         self._task = asyncio.create_task(self._consume(), name="messenger-consumer")
@@ -113,6 +115,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(self._task, STOP_GRACE_S)
         await self.publisher.stop()
+        await self.email.close()
         await self.sms.close()
         self.engine.dispose()
 
@@ -157,7 +160,12 @@ def bootstrap(
     timeout = settings.provider_timeout_seconds
     sender = Sender(settings.from_email, settings.from_name, settings.reply_to_email)
     email = SendGridEmail(
-        settings.sendgrid_api_key, settings.sendgrid_base_url, sender, timeout, settings.provider_threads
+        settings.sendgrid_api_key,
+        settings.sendgrid_base_url,
+        sender,
+        timeout,
+        settings.provider_threads,
+        in_process=settings.sendgrid_in_process,
     )
     sms = TwilioSms(
         settings.twilio_account_sid,
@@ -225,6 +233,7 @@ def bootstrap(
         # A fetched batch at once: different customers side by side, one customer's events in order.
         by_key=True,
         max_records=settings.batch_size,
+        batches_in_flight=settings.batches_in_flight,
     )
     scheduler = Scheduler(
         messenger,
@@ -234,4 +243,4 @@ def bootstrap(
         sweep=lifecycle.sweep,
         sweep_every=settings.date_sweep_interval_seconds,
     )
-    return Runtime(settings, engine, ledger, messenger, publisher, consumer, sms, scheduler)
+    return Runtime(settings, engine, ledger, messenger, publisher, consumer, email, sms, scheduler)

@@ -73,7 +73,12 @@ class MessengerSettings(ServiceSettings):
     # Events handled at once (one fetch from Kafka; different customers concurrently), and the
     # threads the blocking SendGrid SDK calls run in, i.e. at most this many sends in flight.
     batch_size: int = 200
+    # Batches handled at once: the next batch is composed while the last one's sends are out.
+    batches_in_flight: int = 3
     provider_threads: int = 16
+    # The SendGrid SDK's calls run in a child process, so that its threads do not take the GIL
+    # from the event loop (adapters.sdk_process); true: in this process's threads instead.
+    sendgrid_in_process: bool = False
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 

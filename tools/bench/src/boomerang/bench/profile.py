@@ -157,12 +157,12 @@ def _ours(frame: str) -> bool:
 class Recorder:
     """`py-spy record` attached to a pid until stop(); the collapsed stacks land in `out`."""
 
-    def __init__(self, pid: int, out: Path, rate: int = 100) -> None:
+    def __init__(self, pid: int, out: Path, rate: int = 100, subprocesses: bool = False) -> None:
         self.out = out
         spy = Path(sys.executable).with_name("py-spy")
         self._process = subprocess.Popen(
             [str(spy), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-             "--function", "--gil", "--output", str(out)],
+             "--function", "--gil", "--output", str(out), *(["--subprocesses"] if subprocesses else [])],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

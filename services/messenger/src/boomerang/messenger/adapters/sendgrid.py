@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.error import URLError
@@ -26,6 +24,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from boomerang.messenger.adapters.sdk_process import SdkProcess, ThreadCalls
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound
 from boomerang.messenger.service_layer.ports import ProviderError
 from boomerang.shared.events import attribution
@@ -41,20 +40,57 @@ class Sender:
 
 
 class SendGridEmail:
-    """The SDK is blocking (urllib), so every call runs in a worker thread: `threads` of them,
-    so that a batch's sends wait for the provider side by side. One SDK client per thread."""
+    """The SDK is blocking (urllib): its calls run `threads` at a time, so that a batch's sends
+    wait for the provider side by side, in a child process of their own (`sdk_process`) unless
+    `in_process`, where they run in this process's threads."""
 
     name = NAME
 
     def __init__(
-        self, api_key: str, base_url: str, sender: Sender, timeout_s: float = 10.0, threads: int = 16
+        self,
+        api_key: str,
+        base_url: str,
+        sender: Sender,
+        timeout_s: float = 10.0,
+        threads: int = 16,
+        in_process: bool = False,
     ) -> None:
+        calls = SendGridCalls(api_key, base_url.rstrip("/"), sender, timeout_s)
+        self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME)
+
+    @property
+    def pid(self) -> int | None:
+        """The SDK process's, while it runs (None `in_process`)."""
+        return self._calls.pid
+
+    async def start(self) -> None:
+        await self._calls.start()
+
+    async def send(self, message: Outbound) -> str | None:
+        return await self._calls.call("send", message)
+
+    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
+        return await self._calls.call("find", entry.message_id)
+
+    async def close(self) -> None:
+        await self._calls.close()
+
+
+class SendGridCalls:
+    """The blocking calls, one SDK client per thread; pickled into the SDK process."""
+
+    def __init__(self, api_key: str, host: str, sender: Sender, timeout_s: float) -> None:
         self._api_key = api_key
-        self._host = base_url.rstrip("/")
-        self._local = threading.local()
+        self._host = host
         self._sender = sender
         self._timeout_s = timeout_s
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="sendgrid")
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _local=threading.local())
 
     @property
     def _client(self) -> SendGridAPIClient:
@@ -63,23 +99,14 @@ class SendGridEmail:
             client = self._local.client = SendGridAPIClient(self._api_key, host=self._host)
         return client
 
-    async def send(self, message: Outbound) -> str | None:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, message)
-
-    async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._find, entry.message_id)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _send(self, message: Outbound) -> str | None:
+    def send(self, message: Outbound) -> str | None:
         mail = build_mail(message, self._sender)
         response = _call(
             lambda: self._client.client.mail.send.post(request_body=mail.get(), timeout=self._timeout_s)
         )
         return response.headers.get("X-Message-Id")
 
-    def _find(self, message_id: str) -> str | None:
+    def find(self, message_id: str) -> str | None:
         # Email Activity search on our custom arg. SendGrid indexes messages with a delay, so a
         # miss right after a send is not proof of absence (see the README).
         query = f"unique_args['{attribution.MESSAGE_ID}']=\"{message_id}\""
@@ -91,7 +118,6 @@ class SendGridEmail:
         rows = json.loads(response.body or b"{}").get("messages") or []
         # msg_id is "<X-Message-Id>.<filter suffix>"; keep the part the send call returned.
         return rows[0]["msg_id"].split(".", 1)[0] if rows else None
-
 
 
 def build_mail(message: Outbound, sender: Sender) -> Mail:

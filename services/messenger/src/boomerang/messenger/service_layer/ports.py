@@ -139,6 +139,9 @@ class ProviderError(Exception):
         self.reason = reason
         self.retry_after = retry_after
 
+    def __reduce__(self):  # it crosses from the SDK process (adapters.sdk_process)
+        return ProviderError, (self.provider, self.status, self.reason, self.retry_after)
+
     @property
     def retryable(self) -> bool:
         return self.status is None or self.status == 429 or self.status >= 500
