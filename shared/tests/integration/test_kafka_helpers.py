@@ -245,3 +245,35 @@ async def committed(admin: AIOKafkaAdminClient, group: str) -> int | None:
     offsets = await admin.list_consumer_group_offsets(group)
     found = [meta.offset for tp, meta in offsets.items() if tp.topic.endswith(ONE_PARTITION.name)]
     return found[0] if found and found[0] >= 0 else None
+
+
+async def test_a_stop_commits_the_batches_in_hand_before_leaving_the_group(kafka_bootstrap, topic_prefix) -> None:
+    await ensure_topics(kafka_bootstrap, topic_prefix, [ONE_PARTITION])
+    publisher = EventPublisher(kafka_bootstrap, topic_prefix)
+    await publisher.start()
+    sent = [identified(f"c{i}") for i in range(6)]
+    await publisher.publish_many(ONE_PARTITION.name, sent)
+    done = asyncio.Event()
+    seen: list[Envelope] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope)
+        if len(seen) == len(sent):
+            done.set()
+
+    consumer = pipelined_consumer(kafka_bootstrap, topic_prefix, publisher, handle)
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(done.wait(), 30)
+    started = asyncio.get_running_loop().time()
+    await consumer.stop()  # the last batches are done but were not committed yet
+    stopping_took = asyncio.get_running_loop().time() - started
+    await asyncio.wait_for(task, 5)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        assert await committed(admin, f"{topic_prefix}g") == len(sent)
+    finally:
+        await admin.close()
+        await publisher.stop()
+    assert stopping_took < 5  # a fetch that waits for records does not hold the stop up

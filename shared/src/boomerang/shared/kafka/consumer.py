@@ -14,6 +14,7 @@ consumer's dead-letter topic with the error in its headers; it is never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -69,6 +70,8 @@ class EventConsumer:
         # by_key: the batches being handled, oldest first, and each key's latest task.
         self._in_flight: deque[tuple[asyncio.Task, dict[TopicPartition, int]]] = deque()
         self._last_of_key: dict[bytes | None, asyncio.Task] = {}
+        self._running = False
+        self._ran = asyncio.Event()
         self._observe = observe
         self._unread = unread
         self._consumer = AIOKafkaConsumer(
@@ -89,14 +92,20 @@ class EventConsumer:
         await ensure_topics(self._bootstrap, self._prefix, dead_letter_specs)
         await self._consumer.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """`run` finishes the batches in hand and commits them (for up to `grace_s`) before the
+        consumer leaves its group."""
         self._stopping.set()
+        if self._running:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._ran.wait(), grace_s)
         await self._consumer.stop()
 
     async def run(self) -> None:
+        self._running = True
         try:
             while not self._stopping.is_set():
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                batches = await self._fetch()
                 if self._unread is not None:
                     self._unread(await self._still_to_handle(batches))
                 if self._by_key:
@@ -106,23 +115,40 @@ class EventConsumer:
                     for record in records:
                         await self._process(record)
                     await self._commit({tp: records[-1].offset + 1})
+            await self._commit_done(keep=0)
         finally:
             await self._finish_in_flight()
+            self._ran.set()
+
+    async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next records, or none at once when `stop` is called meanwhile."""
+        fetching = asyncio.ensure_future(self._consumer.getmany(timeout_ms=500, max_records=self._max_records))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if fetching.done():
+            return fetching.result()
+        fetching.cancel()  # nothing of it was handled, so nothing is committed: it comes again
+        return {}
 
     async def _handle_batch(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         if batches:
             records = [r for records in batches.values() for r in records]
             offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
             self._in_flight.append((asyncio.create_task(self._process_by_key(records)), offsets))
-        # Commit what is done, in fetch order; wait for the oldest while the pipeline is full.
-        while self._in_flight and (len(self._in_flight) >= self._batches_in_flight or self._in_flight[0][0].done()):
+        await self._commit_done(keep=self._batches_in_flight - 1)
+
+    async def _commit_done(self, keep: int) -> None:
+        """Commits the batches that are done, in fetch order, waiting for the oldest while more
+        than `keep` are in hand."""
+        while self._in_flight and (len(self._in_flight) > keep or self._in_flight[0][0].done()):
             task, offsets = self._in_flight.popleft()
             await task  # a failed batch raises: nothing after it is committed, it all comes again
             await self._commit(offsets)
 
     async def _finish_in_flight(self) -> None:
-        """On the way out (stop, or a failed batch): let the batches in hand finish; what they
-        could not commit is redelivered."""
+        """After a failed batch: let the others finish; they are not committed, so they come
+        again."""
         while self._in_flight:
             task, _ = self._in_flight.popleft()
             if not task.done():
