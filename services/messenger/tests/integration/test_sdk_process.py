@@ -120,3 +120,18 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_the_sdk_process_sees_proxies_but_not_the_messengers_secrets(sandbox, monkeypatch) -> None:
+    monkeypatch.setenv("BOOMERANG_MESSENGER_DATABASE_URL", "postgresql+psycopg://boomerang:secret@db/messenger")
+    monkeypatch.setenv("KAFKA_SERVICE_HOST", "10.0.0.7")  # one of the variables Kubernetes adds per service
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    email = SendGridEmail("SG.test", sandbox.url, SENDER)
+    try:
+        await email.start()
+        with open(f"/proc/{email.pid}/environ", "rb") as environ:
+            names = {entry.split(b"=", 1)[0].decode() for entry in environ.read().split(b"\0") if entry}
+    finally:
+        await email.close()
+    assert "https_proxy" in names and "PATH" in names
+    assert "BOOMERANG_MESSENGER_DATABASE_URL" not in names and "KAFKA_SERVICE_HOST" not in names

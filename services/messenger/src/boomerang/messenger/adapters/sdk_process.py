@@ -11,6 +11,11 @@ If the child dies, every call in flight fails as unanswered (`ProviderError` wit
 ambiguous: the ledger reconciles it before any retry) and the next call starts a new child. The
 child dies with its parent (Linux's parent-death signal, and end of file on its stdin), so a
 killed messenger leaves no child finishing sends that the restarted one already reconciled.
+
+The child gets only the environment Python and an HTTP client need (paths, locale, proxies, CA
+bundles): not the messenger's database URL or signing keys. Nor the variables Kubernetes adds per
+service where service links are on (deploy/k8s turns them off): urllib reads the whole
+environment for proxy settings on every request, as the SDK builds a new opener per call.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import signal
 import struct
 import sys
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,6 +38,8 @@ from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
 _LENGTH = struct.Struct(">I")
+_ENVIRONMENT = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"})
+_ENVIRONMENT_PREFIXES = ("LC_", "PYTHON")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -107,6 +115,7 @@ class _Child(asyncio.SubprocessProtocol):
         transport, child = await loop.subprocess_exec(
             lambda: cls(provider), *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=None,  # the child's logs and tracebacks go where ours go
+            env=sdk_environment(os.environ),
         )
         child._send((calls, threads))
         log.info("sdk_process_started", provider=provider, pid=child.pid, threads=threads)
@@ -161,6 +170,14 @@ class _Child(asyncio.SubprocessProtocol):
         self._pending.clear()
         if not self._gone.done():
             self._gone.set_result(code)
+
+
+def sdk_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in environment.items()
+        if name in _ENVIRONMENT or name.startswith(_ENVIRONMENT_PREFIXES) or name.lower().endswith("_proxy")
+    }
 
 
 def _frames(buffer: bytearray) -> list[Any]:
