@@ -198,6 +198,8 @@ def _frames(buffer: bytearray) -> list[Any]:
 
 
 def _die_with_parent() -> None:
+    # The signal comes when the thread that started us ends: the event loop's, which lives as
+    # long as the messenger does.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before the line above
