@@ -56,7 +56,7 @@ async def test_a_dead_sdk_process_fails_its_calls_in_flight_as_unanswered_and_th
     sandbox,
 ) -> None:
     answered = asyncio.Event()
-    hung = await asyncio.start_server(lambda reader, writer: _hang(reader, answered), "127.0.0.1", 0)
+    hung = await asyncio.start_server(lambda reader, writer: _hang(reader, writer, answered), "127.0.0.1", 0)
     port = hung.sockets[0].getsockname()[1]
     email = SendGridEmail("SG.test", f"http://127.0.0.1:{port}", SENDER, timeout_s=30)
     try:
@@ -68,24 +68,26 @@ async def test_a_dead_sdk_process_fails_its_calls_in_flight_as_unanswered_and_th
         with pytest.raises(ProviderError) as lost:
             await asyncio.wait_for(in_flight, 10)
         assert lost.value.status is None and lost.value.ambiguous  # reconciled before any retry
-        with pytest.raises(ProviderError) as dropped:  # a new process, which reaches the provider again
+        with pytest.raises(ProviderError) as refused:  # a new process, which reaches the provider again
             await asyncio.wait_for(email.send(receipt(2)), 10)
         second = email.pid
     finally:
         await email.close()
         hung.close()
-    assert "SDK process exited" in lost.value.reason and "SDK process" not in dropped.value.reason
+    assert "SDK process exited" in lost.value.reason and refused.value.status == 400
     assert second is not None and second != first
     assert email.pid is None
 
 
-async def _hang(reader: asyncio.StreamReader, answered: asyncio.Event) -> None:
-    """The first request waits for ever; later connections are dropped unanswered."""
+async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answered: asyncio.Event) -> None:
+    """The first request waits for ever; later ones are refused with a 400."""
     await reader.readuntil(b"\r\n\r\n")
     if not answered.is_set():
         answered.set()
         await asyncio.sleep(3600)
-    raise ConnectionResetError
+    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    writer.close()
 
 
 def test_the_sdk_process_dies_with_a_killed_messenger(sandbox) -> None:
