@@ -38,7 +38,9 @@ from boomerang.shared.logs import get_logger
 
 log = get_logger(__name__)
 _LENGTH = struct.Struct(">I")
-_ENVIRONMENT = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"})
+_ENVIRONMENT = frozenset(
+    {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"}
+)
 _ENVIRONMENT_PREFIXES = ("LC_", "PYTHON")
 _PR_SET_PDEATHSIG = 1
 
