@@ -129,6 +129,7 @@ async def shop(sandbox, tmp_path: Path):
     scheduler = Scheduler(messenger, delivery, sweep=lifecycle.sweep)
     yield Shop(messenger, lifecycle, scheduler, ledger, contacts, clock, sandbox, outcomes)
     await sms.close()
+    await email.close()
     engine.dispose()
 
 
