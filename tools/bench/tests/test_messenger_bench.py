@@ -27,6 +27,12 @@ def test_the_messenger_bench_writes_every_figure(tmp_path):
     assert report["ratio_messenger_to_bare"] == pytest.approx(pipeline["sends_per_s"] / bare["requests_per_s"], abs=1e-3)
     assert cpu["messenger_cpu_ms_per_send"] > 0
     assert cpu["single_core_sends_per_s"] == pytest.approx(1000 / cpu["messenger_cpu_ms_per_send"], rel=1e-2)
+    # Both of the messenger's processes are counted: the event loop's and its SDK process's.
+    assert {"messenger", "messenger SDK process"} <= set(pipeline["cpu_percent_of_one_core"])
+    assert cpu["messenger_cpu_ms_per_send"] == pytest.approx(
+        cpu["event_loop_process_ms_per_send"] + cpu["sdk_process_ms_per_send"], abs=2e-3
+    )
+    assert cpu["two_core_sends_per_s"] >= cpu["single_core_sends_per_s"]
     # (g) ran the same workload: a receipt email per order, with neither Kafka nor the SDK in the figure
     assert cpu["own_work"]["orders"] == cpu["own_work"]["emails_sent"] == 40
     assert cpu["own_work"]["cpu_ms_per_order"] > 0

@@ -349,6 +349,9 @@ class Replicas:
     def counted(self, name: str, **labels: str) -> float:
         return sum(member.counted(name, **labels) for member in self.members)
 
+    def pids(self) -> dict[str, int]:
+        return {k: v for i, member in enumerate(self.members) for k, v in member.pids(f"messenger {i}").items()}
+
     def wait_for(self, what: str, done: Callable[[], bool], timeout_s: float, every_s: float = 0.05) -> float:
         return self.members[0].wait_for(what, lambda: self._all_alive(what) and done(), timeout_s, every_s)
 
@@ -512,8 +515,7 @@ def _scaled_out(
     ])
     try:
         messengers.start()
-        pids = {k: v for i, m in enumerate(messengers.members) for k, v in m.pids(f"messenger {i}").items()}
-        cpu = CpuMeter({**pids, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
+        cpu = CpuMeter({**messengers.pids(), "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
         seconds, used = _timed_receipts(messengers, broker, topic, contacts, orders, cpu, options)
     finally:
         messengers.close()
@@ -650,8 +652,9 @@ def _latency(
     try:
         with Ingest(options.out_dir, run_id, broker.bootstrap, prefix) as ingest:
             messengers.start()
-            pids = {k: v for i, m in enumerate(messengers.members) for k, v in m.pids(f"messenger {i}").items()}
-            cpu = CpuMeter({**pids, "ingest": ingest.pid, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)})
+            cpu = CpuMeter(
+                {**messengers.pids(), "ingest": ingest.pid, "sandbox": sandbox.pid, "kafka": _kafka_pid(broker)}
+            )
             accepted = asyncio.run(
                 _post_latency_run(ingest.port, headers, identifies, orders, options, messengers, cpu)
             )
