@@ -109,11 +109,13 @@ class Runtime:
                 await asyncio.wait_for(self._scheduling, STOP_GRACE_S)
         if self._task is not None and not self._consuming:
             self._task.cancel()  # still creating topics or joining the group: nothing in hand
-        await self.consumer.stop()
+        # The consumer lets the batches in hand finish and commits them, for up to the grace;
+        # what it could not commit is redelivered and deduplicated.
+        await self.consumer.stop(STOP_GRACE_S)
         if self._task is not None:
-            # Let the record in hand finish; what it could not commit is redelivered and deduplicated.
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(self._task, STOP_GRACE_S)
+            self._task.cancel()  # done by now, unless a batch outlasted the grace
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
         await self.publisher.stop()
         await self.email.close()
         await self.sms.close()
