@@ -208,6 +208,15 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _give_way_to_the_event_loop() -> None:
+    # The event loop is the messenger's one serial part: every send passes through it, so a
+    # core it waits for is throughput lost. SCHED_IDLE (no privilege needed; the pool's threads
+    # inherit it) keeps this process from preempting the loop: it takes the CPU the loop leaves.
+    # It cannot starve: once its batches in flight are full the loop waits for these answers.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def _read_exactly(stream, size: int) -> bytes | None:
     data = stream.read(size)
     return data if data is not None and len(data) == size else None
@@ -223,6 +232,7 @@ def _read(stream) -> Any:
 
 def main() -> None:
     _die_with_parent()
+    _give_way_to_the_event_loop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the parent, which closes us
     # Answers go out on a private copy of stdout; anything printed goes to stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
