@@ -12,6 +12,13 @@ ambiguous: the ledger reconciles it before any retry) and the next call starts a
 child dies with its parent (Linux's parent-death signal, and end of file on its stdin), so a
 killed messenger leaves no child finishing sends that the restarted one already reconciled.
 
+Two choices keep the event loop, the messenger's one serial part, busy with messages:
+- The child runs SCHED_IDLE: it takes the CPU the loop leaves and never preempts it.
+- Answers that come back while other calls are still out wait up to `answers_linger_s` for
+  theirs and are handed over together. What follows a send (the ledger's settle, the outcome's
+  publish, the order's records) then runs as one batch (`service_layer.batching`) instead of a
+  transaction per answer or two. A call that is the only one out is answered at once.
+
 The child gets only the environment Python and an HTTP client need (paths, locale, proxies, CA
 bundles): not the messenger's database URL or signing keys. Nor the variables Kubernetes adds per
 service where service links are on (deploy/k8s turns them off): urllib reads the whole
@@ -43,16 +50,20 @@ _ENVIRONMENT = frozenset(
 )
 _ENVIRONMENT_PREFIXES = ("LC_", "PYTHON")
 _PR_SET_PDEATHSIG = 1
+# Measured in `make bench-messenger` (README): 20 ms groups a busy messenger's answers by about
+# ten, and costs a receipt nothing (it is at the provider already; its outcome waits).
+ANSWERS_LINGER_S = 0.02
 
 
 class SdkProcess:
     """Runs `calls`' methods in a child process, `threads` at a time. `calls` must pickle:
     it is sent to the child once, which calls its methods by name."""
 
-    def __init__(self, calls: Any, threads: int, provider: str) -> None:
+    def __init__(self, calls: Any, threads: int, provider: str, answers_linger_s: float = ANSWERS_LINGER_S) -> None:
         self._calls = calls
         self._threads = threads
         self._provider = provider
+        self._answers_linger_s = answers_linger_s
         self._child: _Child | None = None
         self._starting = asyncio.Lock()
 
@@ -65,7 +76,7 @@ class SdkProcess:
     async def start(self) -> None:
         async with self._starting:
             if self._child is None or self._child.exited:
-                self._child = await _Child.start(self._calls, self._threads, self._provider)
+                self._child = await _Child.start(self._calls, self._threads, self._provider, self._answers_linger_s)
 
     async def call(self, method: str, *args: Any) -> Any:
         if self._child is None or self._child.exited:
@@ -99,23 +110,26 @@ class ThreadCalls:
 
 
 class _Child(asyncio.SubprocessProtocol):
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, answers_linger_s: float = ANSWERS_LINGER_S) -> None:
         self._provider = provider
+        self._linger_s = answers_linger_s
         self._transport: asyncio.SubprocessTransport | None = None
         self._stdin: asyncio.WriteTransport | None = None
         self._buffer = bytearray()
         self._pending: dict[int, asyncio.Future] = {}
+        self._answers: list[tuple[int, bool, Any]] = []  # read, not handed over yet
+        self._handing: asyncio.TimerHandle | None = None
         self._next_id = 0
         self.exited = False
         self.pid: int | None = None
         self._gone = asyncio.get_running_loop().create_future()
 
     @classmethod
-    async def start(cls, calls: Any, threads: int, provider: str) -> _Child:
+    async def start(cls, calls: Any, threads: int, provider: str, answers_linger_s: float) -> _Child:
         loop = asyncio.get_running_loop()
         command = (sys.executable, "-m", __name__)
         transport, child = await loop.subprocess_exec(
-            lambda: cls(provider), *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            lambda: cls(provider, answers_linger_s), *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=None,  # the child's logs and tracebacks go where ours go
             env=sdk_environment(os.environ),
         )
@@ -152,7 +166,18 @@ class _Child(asyncio.SubprocessProtocol):
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         self._buffer += data
-        for call_id, ok, value in _frames(self._buffer):
+        self._answers += _frames(self._buffer)
+        if len(self._answers) >= len(self._pending):  # no call is still out: nothing to wait for
+            self._hand_over_answers()
+        elif self._handing is None:
+            self._handing = asyncio.get_running_loop().call_later(self._linger_s, self._hand_over_answers)
+
+    def _hand_over_answers(self) -> None:
+        if self._handing is not None:
+            self._handing.cancel()
+            self._handing = None
+        answers, self._answers = self._answers, []
+        for call_id, ok, value in answers:
             answer = self._pending.pop(call_id, None)
             if answer is None or answer.done():
                 continue
@@ -162,6 +187,7 @@ class _Child(asyncio.SubprocessProtocol):
                 answer.set_exception(value)
 
     def process_exited(self) -> None:
+        self._hand_over_answers()  # those it gave before it went
         self.exited = True
         code = self._transport.get_returncode() if self._transport else None
         if self._pending:
