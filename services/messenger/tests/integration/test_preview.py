@@ -62,6 +62,7 @@ def test_a_stored_customer_gets_their_language_name_coupon_and_headers(database:
     assert "Wir vermissen Sie, Grete." in out
     assert "Coupon:   KNTR-SAVE-" in out and "new: not stored" in out
     assert '<html lang="de">' in html.read_text() and "Grete" in html.read_text()
+    assert '<body style="margin: 0;' in html.read_text()  # styled as it is sent
 
 
 def test_a_preview_sends_and_stores_nothing(database: str) -> None:

@@ -23,7 +23,7 @@ SENDER = Sender("shop@shop.example", "Shop", "help@shop.example")
 def receipt(n: int) -> Outbound:
     return Outbound(
         message_id=f"m-{n}", store_id="s1", customer_id=f"c{n}", flow="receipt", step="send", channel=Channel.EMAIL,
-        to=f"c{n}@example.com", text="Thanks", subject="Your order", html="<p>Thanks</p>",
+        to=f"c{n}@example.com", text="Thanks", subject="Your order", html="<html><body><p>Thanks</p></body></html>",
     )
 
 
@@ -37,6 +37,7 @@ async def test_sends_side_by_side_reach_the_provider_with_their_message_ids(sand
     outbox = sandbox.outbox(provider="sendgrid")
     assert len(outbox) == 12 and all(ids) and len(set(ids)) == 12
     assert sorted(m["custom_args"]["boomerang_message_id"] for m in outbox) == sorted(f"m-{n}" for n in range(12))
+    assert all('<body style="margin: 0;' in m["html"] for m in outbox)  # the stylesheet is inlined on the way
 
 
 async def test_a_refusal_crosses_from_the_sdk_process_as_the_providers_error(sandbox) -> None:

@@ -111,7 +111,7 @@ def test_the_sendgrid_request_carries_headers_reply_to_and_message_id() -> None:
         headers=composed.headers, reply_to=composed.reply_to,
     )
 
-    body = build_mail(message, Sender("news@acme.example", "Acme", "fallback@acme.example")).get()
+    body = build_mail(message, Sender("news@acme.example", "Acme", "fallback@acme.example"), message.html).get()
 
     assert body["headers"] == {
         "List-Unsubscribe": f"<{composed.unsubscribe_url}>",
@@ -127,7 +127,7 @@ def test_the_sendgrid_request_carries_headers_reply_to_and_message_id() -> None:
 def test_without_a_reply_to_of_its_own_the_sender_default_is_used() -> None:
     message = Outbound("m", "s", "c", "receipt", "email", Channel.EMAIL, "kim@example.com", "hi", "Hi")
 
-    body = build_mail(message, Sender("r@shop.example", "Shop", "support@shop.example")).get()
+    body = build_mail(message, Sender("r@shop.example", "Shop", "support@shop.example"), None).get()
 
     assert body["reply_to"] == {"email": "support@shop.example"} and "headers" not in body
 

@@ -1,11 +1,12 @@
 """What a receipt says: lines, totals, currency, escaping, inlined CSS, and a short SMS."""
 
+import pickle
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from boomerang.messenger.adapters.rendering import TemplateRenderer
+from boomerang.messenger.adapters.rendering import StyleInliner, TemplateRenderer
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.flows import RECEIPT
 from boomerang.messenger.domain.messages import Rendered
@@ -75,13 +76,17 @@ def test_html_is_escaped_and_text_is_not(composer: Composer) -> None:
     assert "Espresso <Machine> & co" in content.text
 
 
-def test_css_is_inlined_into_the_html(composer: Composer) -> None:
+def test_the_html_names_classes_and_the_styles_are_inlined_where_it_is_sent(composer: Composer) -> None:
     html = receipt(composer, EMAIL, order(), None).html
+    styles = StyleInliner.of()
 
-    assert '<body style="margin: 0;' in html
-    assert '<th class="num" style="padding: 6px 4px;border-bottom: 1px solid #d1d5db;text-align: right;' in html
+    assert 'style="' not in html and '<th class="num">' in html
+    sent = styles(html)
+    assert '<body style="margin: 0;' in sent
+    assert '<th class="num" style="padding: 6px 4px;border-bottom: 1px solid #d1d5db;text-align: right;' in sent
     # Only what cannot be inlined stays in a <style>: the media query for small screens.
-    assert html.count("<style>") == 1 and "@media" in html
+    assert sent.count("<style>") == 1 and "@media" in sent
+    assert pickle.loads(pickle.dumps(styles))(html) == sent  # as the SDK process gets it
 
 
 def test_amounts_and_dates_follow_the_customers_locale_and_time_zone(composer: Composer) -> None:

@@ -7,6 +7,11 @@ how English works), `txt` for SMS. Each locale has its own `layout/` that its te
 extend; `common/` holds macros all locales share, and `email.css` is the stylesheet inlined
 into every HTML part (css-inline), so templates write classes, not style attributes.
 
+`render` leaves the stylesheet out: `Rendered.html` is the HTML as the templates wrote it, and
+`StyleInliner` adds the styles where the message leaves, in the email adapter (which runs in the
+SDK process: the inlining is CPU the event loop, the messenger's one serial part, is spared).
+The preview inlines it itself, so it shows what is sent.
+
 `render(step, view, locales)` takes the first locale of `locales` (see `domain.locales`) that
 has the message, so one missing translation falls back rather than failing.
 """
@@ -41,6 +46,30 @@ class TemplateError(ValueError):
     pass
 
 
+class StyleInliner:
+    """The stylesheet's rules as style attributes (mail clients drop <style> blocks); @media
+    rules cannot be inlined and stay in a <style>. Pickles as its stylesheet's text."""
+
+    def __init__(self, stylesheet: str | None = None) -> None:
+        self._stylesheet = stylesheet
+        self._inliner: css_inline.CSSInliner | None = None
+
+    @classmethod
+    def of(cls, directory: Path = TEMPLATES) -> StyleInliner:
+        path = directory / STYLESHEET
+        return cls(path.read_text(encoding="utf-8") if path.exists() else None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_stylesheet": self._stylesheet, "_inliner": None}
+
+    def __call__(self, html: str) -> str:
+        if self._inliner is None:
+            self._inliner = css_inline.CSSInliner(
+                load_remote_stylesheets=False, extra_css=self._stylesheet, keep_at_rules=True
+            )
+        return self._inliner.inline(html)
+
+
 class TemplateRenderer:
     def __init__(self, directory: Path = TEMPLATES) -> None:
         self._env = Environment(
@@ -56,12 +85,7 @@ class TemplateRenderer:
         self._env.filters["words"] = _words
         self._names = frozenset(self._env.list_templates(extensions=["j2"]))
         self._subjects: dict[str, Template] = {}  # compiling a subject costs more than rendering it
-        css_path = directory / STYLESHEET
-        self._inliner = css_inline.CSSInliner(
-            load_remote_stylesheets=False,
-            extra_css=css_path.read_text(encoding="utf-8") if css_path.exists() else None,
-            keep_at_rules=True,  # @media rules cannot be inlined; they stay in a <style>
-        )
+        self.inline_css = StyleInliner.of(directory)
 
     @property
     def locales(self) -> list[str]:
@@ -78,17 +102,12 @@ class TemplateRenderer:
         view = {**view, "lang": locale.replace("_", "-")}
         if step.channel is Channel.SMS:
             return Rendered(text=self._sms(step, locale, view), locale=locale)
-        html = self._part(locale, step.template, "html", view)
         return Rendered(
             text=_tidy(self._part(locale, step.template, "txt", view)),
-            html=self.inline_css(html),
+            html=self._part(locale, step.template, "html", view),  # styles come where it is sent
             subject=self._subject(step, locale, view),
             locale=locale,
         )
-
-    def inline_css(self, html: str) -> str:
-        """The stylesheet's rules as style attributes (mail clients drop <style> blocks)."""
-        return self._inliner.inline(html)
 
     def _has(self, locale: str, template: str, part: str) -> bool:
         return f"{locale}/{template}.{part}.j2" in self._names

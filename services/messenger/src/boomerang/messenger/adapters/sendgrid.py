@@ -24,6 +24,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from boomerang.messenger.adapters.rendering import StyleInliner
 from boomerang.messenger.adapters.sdk_process import SdkProcess, ThreadCalls
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound
 from boomerang.messenger.service_layer.ports import ProviderError
@@ -42,7 +43,8 @@ class Sender:
 class SendGridEmail:
     """The SDK is blocking (urllib): its calls run `threads` at a time, so that a batch's sends
     wait for the provider side by side, in a child process of their own (`sdk_process`) unless
-    `in_process`, where they run in this process's threads."""
+    `in_process`, where they run in this process's threads. There too the HTML gets its styles
+    (`styles`, the packaged stylesheet unless given)."""
 
     name = NAME
 
@@ -54,8 +56,9 @@ class SendGridEmail:
         timeout_s: float = 10.0,
         threads: int = 16,
         in_process: bool = False,
+        styles: StyleInliner | None = None,
     ) -> None:
-        calls = SendGridCalls(api_key, base_url.rstrip("/"), sender, timeout_s)
+        calls = SendGridCalls(api_key, base_url.rstrip("/"), sender, timeout_s, styles or StyleInliner.of())
         self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME)
 
     @property
@@ -79,11 +82,12 @@ class SendGridEmail:
 class SendGridCalls:
     """The blocking calls, one SDK client per thread; pickled into the SDK process."""
 
-    def __init__(self, api_key: str, host: str, sender: Sender, timeout_s: float) -> None:
+    def __init__(self, api_key: str, host: str, sender: Sender, timeout_s: float, styles: StyleInliner) -> None:
         self._api_key = api_key
         self._host = host
         self._sender = sender
         self._timeout_s = timeout_s
+        self._styles = styles
         self._local = threading.local()
 
     def __getstate__(self) -> dict:
@@ -100,7 +104,7 @@ class SendGridCalls:
         return client
 
     def send(self, message: Outbound) -> str | None:
-        mail = build_mail(message, self._sender)
+        mail = build_mail(message, self._sender, self._styles(message.html) if message.html else None)
         response = _call(
             lambda: self._client.client.mail.send.post(request_body=mail.get(), timeout=self._timeout_s)
         )
@@ -120,7 +124,8 @@ class SendGridCalls:
         return rows[0]["msg_id"].split(".", 1)[0] if rows else None
 
 
-def build_mail(message: Outbound, sender: Sender) -> Mail:
+def build_mail(message: Outbound, sender: Sender, html: str | None) -> Mail:
+    """`html`: the message's HTML part with its styles inlined."""
     mail = Mail()
     mail.from_email = From(sender.email, sender.name)
     # The store's address when the message names one, so a customer's reply reaches a person.
@@ -132,8 +137,8 @@ def build_mail(message: Outbound, sender: Sender) -> Mail:
         personalization.add_custom_arg(CustomArg(key, value))
     mail.add_personalization(personalization)
     mail.add_content(Content(MimeType.text, message.text))
-    if message.html:
-        mail.add_content(Content(MimeType.html, message.html))
+    if html:
+        mail.add_content(Content(MimeType.html, html))
     mail.add_category(Category(message.flow))
     for name, value in message.headers:  # List-Unsubscribe and List-Unsubscribe-Post
         mail.add_header(Header(name, value))

@@ -64,7 +64,7 @@ def digest(body: str) -> str:
 class Rendered:
     text: str
     subject: str | None = None
-    html: str | None = None
+    html: str | None = None  # as the templates wrote it: the email adapter inlines the stylesheet
     locale: str | None = None  # the template locale the message was written from
 
 

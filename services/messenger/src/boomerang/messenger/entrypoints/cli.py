@@ -63,8 +63,9 @@ def preview(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(result.report())
-    if html is not None and result.composed.rendered.html is not None:
-        html.write_text(result.composed.rendered.html, encoding="utf-8")
+    sent_html = result.sent_html()
+    if html is not None and sent_html is not None:
+        html.write_text(sent_html, encoding="utf-8")
         typer.echo(f"\nHTML written to {html}")
 
 

@@ -24,7 +24,7 @@ from babel.numbers import get_territory_currencies
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from boomerang.messenger.adapters.rendering import TemplateRenderer
+from boomerang.messenger.adapters.rendering import StyleInliner, TemplateRenderer
 from boomerang.messenger.adapters.customer_orders import SqlCustomerOrders
 from boomerang.messenger.adapters.recommendations import SqlRecommendations
 from boomerang.messenger.adapters.store import SqlContacts, SqlCoupons
@@ -75,6 +75,11 @@ class Preview:
     coupon: Coupon | None
     coupon_note: str | None
     notes: tuple[str, ...]
+
+    def sent_html(self) -> str | None:
+        """The HTML part as the email adapter sends it: with the stylesheet inlined."""
+        html = self.composed.rendered.html
+        return StyleInliner.of()(html) if html is not None else None
 
     def report(self) -> str:
         rendered = self.composed.rendered
