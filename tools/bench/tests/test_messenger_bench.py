@@ -44,5 +44,5 @@ def test_the_messenger_bench_writes_every_figure(tmp_path):
     assert reliability["expected_messages"] == 60  # 40 emails, 20 SMS
     assert len(reliability["kills"]) == 1
     assert reliability["duplicates"] == 0 and reliability["lost"] == 0 and reliability["unexpected"] == 0
-    assert set(report["targets"]) == {"throughput_ratio", "single_core_sends", "latency_p50", "latency_p99",
+    assert set(report["targets"]) == {"throughput_ratio", "instance_sends", "latency_p50", "latency_p99",
                                       "duplicates", "lost"}

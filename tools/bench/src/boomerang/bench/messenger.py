@@ -14,9 +14,11 @@ and custom_args). Each part gets its own topic prefix, messenger database and co
     the very request bodies the messenger sent in (a) (rebuilt from the sandbox's outbox, new
     message ids) into the same sandbox, from 1 thread and from `bare_threads` threads; the
     faster is the limit.
-(c) CPU: the messenger process's own CPU time (/proc/<pid>/stat utime+stime) over (a)'s window,
-    per send; the sandbox is another process, so 1 / cpu_per_send is the single-core ceiling of
-    one instance where the provider runs elsewhere (network wait costs no CPU).
+(c) CPU: the CPU time (/proc/<pid>/stat utime+stime) of the messenger's two processes (its event
+    loop's and its SDK process's) over (a)'s window, per send. The sandbox is another process and
+    network waits cost no CPU, so where the provider runs elsewhere one instance (deploy/k8s: the
+    two processes, 2 CPUs) sends 1 / the busier process's CPU per send; both on one core, 1 / the
+    sum.
 (d) Latency: `boomerang-ingest serve` and `replicas` messengers on one prefix; identify calls first, then
     one `Order Completed` per customer on /v1/track at `latency_rate`/s (open loop); latency from
     ingest's 2xx to the receipt's arrival in the sandbox (its `received_at`, same clock).
