@@ -66,6 +66,35 @@ def test_a_batch_of_orders_counts_each_as_its_own_order(store: SqlRecommendation
     assert seen.bought_before == frozenset({"beans", "filters"}) and seen.interests == frozenset({"coffee"})
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reads_are_kept_a_few_seconds_but_this_replicas_own_orders_show_at_once(engine) -> None:
+    clock = Clock()
+    this, other = SqlRecommendations(engine, recent_s=5, clock=clock), SqlRecommendations(engine, recent_s=5, clock=clock)
+    this.record_order("s1", "c1", order("o-1", line("beans"), line("filters")), NOW)
+    assert this.neighbourhood("s1", "c9", [line("beans")], k=3).counts == {("beans", "filters"): 1}
+
+    other.record_order("s1", "c2", order("o-2", line("beans"), line("filters"), line("mug", "Gear")), NOW)
+    clock.now = 4.9
+    kept = this.neighbourhood("s1", "c9", [line("beans")], k=3)
+    assert kept.counts == {("beans", "filters"): 1} and kept.catalogue["beans"].orders == 1  # read 4.9 s ago
+
+    clock.now = 5.1
+    fresh = this.neighbourhood("s1", "c9", [line("beans")], k=3)
+    assert fresh.counts == {("beans", "filters"): 2, ("beans", "mug"): 1} and fresh.catalogue["beans"].orders == 2
+
+    this.record_order("s1", "c3", order("o-3", line("beans"), line("kettle", "Gear")), NOW)
+    mine = this.neighbourhood("s1", "c9", [line("beans")], k=3)  # no time passed: its own write shows
+    assert mine.counts[("beans", "kettle")] == 1 and mine.catalogue["beans"].orders == 3
+    assert [p.product_id for p in recommend([line("filters")], {}, mine.catalogue, [], 1)] == ["beans"]
+
+
 def test_a_batch_that_fails_writes_none_of_its_orders(store: SqlRecommendations) -> None:
     first = PlacedOrder("s1", "c1", order("o-1", line("beans"), line("filters")))
     no_store = PlacedOrder(None, "c2", order("o-2", line("beans"), line("mug")))  # type: ignore[arg-type]

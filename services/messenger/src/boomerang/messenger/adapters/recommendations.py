@@ -6,11 +6,17 @@ partners of an order's products are one indexed read). Per customer: the categor
 or viewed (also what the nurture series picks its guides by, `categories_of`) and the products
 they bought. Every order is recorded once, by its order id, in one
 transaction with all its counts: a redelivered `OrderPlaced` changes nothing.
+
+A receipt reads its products' partners and catalogue entries, and the best-sellers of the
+customer's categories; those reads are kept for `recent_s` seconds (`adapters.recent`), since
+the same products recur receipt after receipt, and forgotten as soon as this process records
+an order of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
+from boomerang.messenger.adapters.recent import RecentReads
 from boomerang.messenger.adapters.sql import PreparedCache, ShortIn
 from boomerang.messenger.domain.recommendations import (
     CatalogueProduct,
@@ -169,12 +176,23 @@ _PRODUCTS_BY_ID = ShortIn(
 )
 
 
+# Another replica's orders take at most this long to show in this one's recommendations.
+RECENT_S = 5.0
+
+
 class SqlRecommendations:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, recent_s: float = RECENT_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._prepared = PreparedCache(engine.dialect.name)
         self._upserts = _upserts(self._insert, self._prepared)
+        # Keyed by (store, product): a product's partners and counts; its catalogue entry (None:
+        # not in the catalogue). By (store, categories, limit): best-sellers.
+        self._partners: RecentReads[tuple[str, str], list[tuple[str, int]]] = RecentReads(recent_s, clock)
+        self._products: RecentReads[tuple[str, str], CatalogueProduct | None] = RecentReads(recent_s, clock)
+        self._popular: RecentReads[tuple[str, tuple[str, ...], int], list[CatalogueProduct]] = RecentReads(
+            recent_s, clock
+        )
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -192,6 +210,7 @@ class SqlRecommendations:
         purchases: set[tuple[str, str, str]] = set()
         interests: set[tuple[str, str, str]] = set()
         counted = []
+        changed: set[tuple[str, str]] = set()
         with self._engine.begin() as conn:
             for store_id, customer_id, order in orders:
                 claimed = statements["order"].first(
@@ -201,6 +220,7 @@ class SqlRecommendations:
                 if claimed is None:
                     continue
                 bought = order_products(order)
+                changed |= {(store_id, p.product_id) for p in bought}
                 products += [(store_id, p) for p in bought]
                 pairs += [(store_id, a, b) for a, b in _both_ways(pairs_in(p.product_id for p in bought))]
                 purchases |= {(store_id, customer_id, p.product_id) for p in bought}
@@ -219,7 +239,15 @@ class SqlRecommendations:
             statements["interest"].run_many(conn, [
                 {"store_id": s, "customer_id": c, "category_key": k} for s, c, k in sorted(interests)
             ])
+        self._forget(changed)
         return counted
+
+    def _forget(self, changed: set[tuple[str, str]]) -> None:
+        """What this process just wrote is read afresh: its counts, entries, best-sellers."""
+        self._partners.forget(changed)
+        self._products.forget(changed)
+        stores = {store_id for store_id, _ in changed}
+        self._popular.forget_where(lambda key: key[0] in stores)
 
     def record_view(self, store_id: str, customer_id: str, event: ProductViewed) -> None:
         """A viewed product's category is one the customer shows interest in."""
@@ -241,19 +269,46 @@ class SqlRecommendations:
         with self._engine.connect() as conn:
             interests = frozenset(key for (key,) in run(conn, _INTERESTS_OF, customer))
             bought = frozenset(product for (product,) in run(conn, _PURCHASES_OF, customer))
-            pairs = run(conn, *_PARTNERS_OF(basket, store_id=store_id))
-            counts = {pair(a, b): n for a, b, n in pairs}
-            wanted = sorted(interests | _keys(line.category for line in order_lines))
+            partners = self._partners_of(conn, store_id, basket)
+            wanted = tuple(sorted(interests | _keys(line.category for line in order_lines)))
             # Enough best-sellers to fill k slots after leaving out what the customer has.
-            limit = k + len(basket) + len(bought)
-            popular = run(conn, *_POPULAR_IN(wanted, store_id=store_id, limit=limit))
-            partners = sorted({b for _, b, _ in pairs} | set(basket))
-            listed = run(conn, *_PRODUCTS_BY_ID(partners, store_id=store_id))
+            popular = self._popular_in(conn, store_id, wanted, k + len(basket) + len(bought))
+            listed = self._catalogue(conn, store_id, {b for rows in partners.values() for b, _ in rows} | set(basket))
+        counts = {pair(a, b): n for a, rows in partners.items() for b, n in rows}
         catalogue: dict[str, CatalogueProduct] = {}
-        for row in (*popular, *listed):  # a best-seller may be a partner too: one entry each
-            if row[0] not in catalogue:
-                catalogue[row[0]] = _to_product(row)
+        for product in (*popular, *listed):  # a best-seller may be a partner too: one entry each
+            if product.product_id not in catalogue:
+                catalogue[product.product_id] = product
         return Neighbourhood(counts, catalogue, interests, bought)
+
+    def _partners_of(self, conn: Connection, store_id: str, basket: list[str]) -> dict[str, list[tuple[str, int]]]:
+        found, missing = self._partners.get_many((store_id, p) for p in basket)
+        if missing:
+            read: dict[tuple[str, str], list[tuple[str, int]]] = {key: [] for key in missing}
+            for a, b, n in self._read(conn, *_PARTNERS_OF([p for _, p in missing], store_id=store_id)):
+                read[(store_id, a)].append((b, n))
+            self._partners.put_many(read)
+            found |= read
+        return {p: found[(store_id, p)] for p in basket}
+
+    def _popular_in(self, conn: Connection, store_id: str, wanted: tuple[str, ...], limit: int) -> list[CatalogueProduct]:
+        key = (store_id, wanted, limit)
+        found, missing = self._popular.get_many([key])
+        if missing:
+            rows = self._read(conn, *_POPULAR_IN(list(wanted), store_id=store_id, limit=limit))
+            found = {key: [_to_product(row) for row in rows]}
+            self._popular.put_many(found)
+        return found[key]
+
+    def _catalogue(self, conn: Connection, store_id: str, ids: set[str]) -> list[CatalogueProduct]:
+        found, missing = self._products.get_many((store_id, i) for i in sorted(ids))
+        if missing:
+            read: dict[tuple[str, str], CatalogueProduct | None] = dict.fromkeys(missing)
+            for row in self._read(conn, *_PRODUCTS_BY_ID([i for _, i in missing], store_id=store_id)):
+                read[(store_id, row[0])] = _to_product(row)
+            self._products.put_many(read)
+            found |= read
+        return [product for product in found.values() if product is not None]
 
     def categories_of(self, store_id: str, customer_id: str) -> list[str]:
         """The customer's categories, bought or viewed, most bought first; each by the catalogue's
