@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from boomerang.messenger.domain.content import (
     Formats,
@@ -78,3 +79,15 @@ def test_the_view_formats_in_the_customers_locale_and_zone_and_has_every_key() -
 
 def test_an_unknown_time_zone_formats_in_utc() -> None:
     assert Formats("en_US", "Mars/Olympus").moment(NOW) == "Mar 14, 2025, 9:00:00\u202fAM"
+
+
+def test_a_moment_shows_the_second_in_the_customers_zone_whatever_zone_it_came_in() -> None:
+    berlin = Formats("de_DE", "Europe/Berlin")
+    tokyo_noon = datetime(2025, 3, 14, 12, 0, 5, 999_999, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+    assert berlin.moment(tokyo_noon) == "14.03.2025, 04:00:05"
+    assert berlin.moment(tokyo_noon.astimezone(UTC).replace(microsecond=0)) == "14.03.2025, 04:00:05"
+    assert Formats("en_US", "America/New_York").moment(tokyo_noon) == "Mar 13, 2025, 11:00:05\u202fPM"
+    assert berlin.day(tokyo_noon) == "14. März 2025" and Formats("en_US", "America/New_York").day(tokyo_noon) == (
+        "March 13, 2025"
+    )

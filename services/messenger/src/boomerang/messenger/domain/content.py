@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from decimal import Decimal
 from typing import Any
@@ -152,16 +152,27 @@ class Formats:
             return None
         if isinstance(value, datetime):
             value = value.astimezone(self.zone).date()
-        return format_date(value, "long", locale=_babel_locale(self.locale))
+        return _day(value, self.locale)
 
     def moment(self, value: datetime) -> str:
-        zone = self.zone
-        return format_datetime(value.astimezone(zone), "medium", tzinfo=zone, locale=_babel_locale(self.locale))
+        # To the second, as it is shown: orders placed in the same second share the formatting.
+        return _moment(value.astimezone(UTC).replace(microsecond=0), self.timezone, self.locale)
 
 
 @lru_cache(maxsize=256)  # babel parses a locale name on every call, a third of formatting a date
 def _babel_locale(name: str) -> Locale:
     return Locale.parse(name)
+
+
+@lru_cache(maxsize=1024)  # every order of a day shows the same day
+def _day(value: date, locale: str) -> str:
+    return format_date(value, "long", locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=1024)
+def _moment(value: datetime, timezone: str, locale: str) -> str:
+    zone = Formats(locale, timezone).zone
+    return format_datetime(value.astimezone(zone), "medium", tzinfo=zone, locale=_babel_locale(locale))
 
 
 @lru_cache(maxsize=4096)  # prices recur in every receipt; babel takes longer than the cache
