@@ -114,3 +114,16 @@ def test_sms_is_one_short_gsm_segment(composer: Composer) -> None:
 
 def test_unknown_currencies_still_render() -> None:
     assert money(Decimal("12.5"), "XYZ") in {"XYZ12.50", "12.50 XYZ"}
+
+
+def test_a_views_keys_are_found_its_missing_keys_are_errors_and_dict_methods_still_work() -> None:
+    from jinja2 import StrictUndefined, UndefinedError
+
+    from boomerang.messenger.adapters.rendering import _ViewEnvironment
+
+    env = _ViewEnvironment(undefined=StrictUndefined)
+    view = {"order": {"id": "1001", "items": 3}, "labels": {"a": 1, "b": 2}}
+
+    assert env.from_string("{{ order.id }} {{ order.items }} {{ labels.items()|list|length }}").render(view) == "1001 3 2"
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ order.total }}").render(view)
