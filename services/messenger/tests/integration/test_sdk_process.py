@@ -140,13 +140,14 @@ async def test_the_sdk_process_sees_proxies_but_not_the_messengers_secrets(sandb
     assert "BOOMERANG_MESSENGER_DATABASE_URL" not in names and "KAFKA_SERVICE_HOST" not in names
 
 
-async def test_the_sdk_process_and_its_worker_threads_give_way_to_the_event_loop(sandbox) -> None:
-    email = SendGridEmail("SG.test", sandbox.url, SENDER, threads=3)
+@pytest.mark.parametrize(("idle", "policy"), [(True, os.SCHED_IDLE), (False, os.SCHED_OTHER)])
+async def test_the_sdk_process_and_its_worker_threads_give_way_to_the_event_loop(sandbox, idle, policy) -> None:
+    email = SendGridEmail("SG.test", sandbox.url, SENDER, threads=3, idle=idle)
     try:
         await asyncio.gather(*(email.send(receipt(n)) for n in range(6)))  # the pool's threads exist now
         threads = os.listdir(f"/proc/{email.pid}/task")
         policies = {os.sched_getscheduler(int(thread)) for thread in threads}
     finally:
         await email.close()
-    assert len(threads) > 1 and policies == {os.SCHED_IDLE}
+    assert len(threads) > 1 and policies == {policy}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the messenger's own process keeps its share

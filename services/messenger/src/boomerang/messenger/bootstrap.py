@@ -168,6 +168,7 @@ def bootstrap(
         timeout,
         settings.provider_threads,
         in_process=settings.sendgrid_in_process,
+        idle=settings.sdk_process_idle,
     )
     sms = TwilioSms(
         settings.twilio_account_sid,

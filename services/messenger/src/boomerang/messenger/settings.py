@@ -79,6 +79,10 @@ class MessengerSettings(ServiceSettings):
     # The SendGrid SDK's calls run in a child process, so that its threads do not take the GIL
     # from the event loop (adapters.sdk_process); true: in this process's threads instead.
     sendgrid_in_process: bool = False
+    # The child runs SCHED_IDLE: it takes the CPU the event loop leaves and never preempts it.
+    # false: the usual priority (for a host where other busy processes share the messenger's cores
+    # without a cgroup of their own, which would take its turns).
+    sdk_process_idle: bool = True
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 

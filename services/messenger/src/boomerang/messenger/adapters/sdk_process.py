@@ -13,7 +13,8 @@ child dies with its parent (Linux's parent-death signal, and end of file on its 
 killed messenger leaves no child finishing sends that the restarted one already reconciled.
 
 Two choices keep the event loop, the messenger's one serial part, busy with messages:
-- The child runs SCHED_IDLE: it takes the CPU the loop leaves and never preempts it.
+- The child runs SCHED_IDLE (unless not `idle`): it takes the CPU the loop leaves and never
+  preempts it.
 - Answers that come back while other calls are still out wait up to `answers_linger_s` for
   theirs and are handed over together. What follows a send (the ledger's settle, the outcome's
   publish, the order's records) then runs as one batch (`service_layer.batching`) instead of a
@@ -59,11 +60,14 @@ class SdkProcess:
     """Runs `calls`' methods in a child process, `threads` at a time. `calls` must pickle:
     it is sent to the child once, which calls its methods by name."""
 
-    def __init__(self, calls: Any, threads: int, provider: str, answers_linger_s: float = ANSWERS_LINGER_S) -> None:
+    def __init__(
+        self, calls: Any, threads: int, provider: str, answers_linger_s: float = ANSWERS_LINGER_S, idle: bool = True
+    ) -> None:
         self._calls = calls
         self._threads = threads
         self._provider = provider
         self._answers_linger_s = answers_linger_s
+        self._idle = idle
         self._child: _Child | None = None
         self._starting = asyncio.Lock()
 
@@ -76,7 +80,9 @@ class SdkProcess:
     async def start(self) -> None:
         async with self._starting:
             if self._child is None or self._child.exited:
-                self._child = await _Child.start(self._calls, self._threads, self._provider, self._answers_linger_s)
+                self._child = await _Child.start(
+                    (self._calls, self._threads, self._idle), self._provider, self._answers_linger_s
+                )
 
     async def call(self, method: str, *args: Any) -> Any:
         if self._child is None or self._child.exited:
@@ -125,7 +131,8 @@ class _Child(asyncio.SubprocessProtocol):
         self._gone = asyncio.get_running_loop().create_future()
 
     @classmethod
-    async def start(cls, calls: Any, threads: int, provider: str, answers_linger_s: float) -> _Child:
+    async def start(cls, setup: tuple[Any, int, bool], provider: str, answers_linger_s: float) -> _Child:
+        """`setup`: the calls object, the number of threads, whether to run SCHED_IDLE."""
         loop = asyncio.get_running_loop()
         command = (sys.executable, "-m", __name__)
         transport, child = await loop.subprocess_exec(
@@ -133,8 +140,8 @@ class _Child(asyncio.SubprocessProtocol):
             stderr=None,  # the child's logs and tracebacks go where ours go
             env=sdk_environment(os.environ),
         )
-        child._send((calls, threads))
-        log.info("sdk_process_started", provider=provider, pid=child.pid, threads=threads)
+        child._send(setup)
+        log.info("sdk_process_started", provider=provider, pid=child.pid, threads=setup[1], idle=setup[2])
         return child
 
     async def call(self, method: str, args: tuple) -> Any:
@@ -258,13 +265,14 @@ def _read(stream) -> Any:
 
 def main() -> None:
     _die_with_parent()
-    _give_way_to_the_event_loop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the parent, which closes us
     # Answers go out on a private copy of stdout; anything printed goes to stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
-    calls, threads = _read(requests)
+    calls, threads, idle = _read(requests)
+    if idle:
+        _give_way_to_the_event_loop()  # before the pool's threads start: they inherit it
     writing = threading.Lock()
 
     def answer(call_id: int, method: str, args: tuple) -> None:

@@ -57,9 +57,10 @@ class SendGridEmail:
         threads: int = 16,
         in_process: bool = False,
         styles: StyleInliner | None = None,
+        idle: bool = True,
     ) -> None:
         calls = SendGridCalls(api_key, base_url.rstrip("/"), sender, timeout_s, styles or StyleInliner.of())
-        self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME)
+        self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME, idle=idle)
 
     @property
     def pid(self) -> int | None:
