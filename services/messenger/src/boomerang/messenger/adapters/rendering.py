@@ -99,7 +99,6 @@ class TemplateRenderer:
         self._env.filters["words"] = _words
         self._names = frozenset(self._env.list_templates(extensions=["j2"]))
         self._subjects: dict[str, Template] = {}  # compiling a subject costs more than rendering it
-        self.inline_css = StyleInliner.of(directory)
 
     @property
     def locales(self) -> list[str]:
