@@ -61,7 +61,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sendgrid import SendGridAPIClient
 
 from boomerang.bench import kafka, load, profile
-from boomerang.bench.ingest import WRITE_KEY, BenchFailed, CpuMeter, Ingest, _basic, _kafka_pid, _memory
+from boomerang.bench.ingest import WRITE_KEY, BenchFailed, CpuMeter, Ingest, _basic, _kafka_pid, _memory, proc_stat
 from boomerang.bench.messenger_own import own_work
 from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, machine, options_of, rate
 from boomerang.devstack.history import CATALOGUE, Purchase, identify_call, order_call
@@ -322,10 +322,10 @@ class Messenger:
 
 def _children(pid: int) -> list[int]:
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
+            if int(proc_stat(int(entry.name))[1]) == pid:  # its parent
+                found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
     return found
