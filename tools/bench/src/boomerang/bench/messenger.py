@@ -565,14 +565,14 @@ def _floor(sent: list[dict[str, Any]]) -> dict[str, Any]:
     """(f) Two parts of every email send no messenger can skip, timed alone in this process: the
     messenger's CSS inlining of the very HTML it sent (an email's real size and markup); the
     official SDK's own CPU per request is the 1-thread bare run's (b)."""
-    inline = StyleInliner.of()  # as the SDK process does to each email
+    inline = StyleInliner.of()  # as the email adapter does to each email
     htmls = [m["html"] for m in sent if m["html"]]
     started = time.process_time()
     for html in htmls:
         inline(html)
     inlining_s = time.process_time() - started
     return {"emails": len(htmls), "css_inlining_ms_per_email": round(inlining_s * 1000 / max(len(htmls), 1), 3),
-            "how": "CPU time of this process: CSS inlining of (a)'s HTML again (StyleInliner, as the SDK process "
+            "how": "CPU time of this process: CSS inlining of (a)'s HTML again (StyleInliner, as the email adapter "
                    "runs it), and the bare SDK's 1-thread run (b) over its requests; rendering the templates, the "
                    "ledger, Kafka and policy come on top"}
 

@@ -8,9 +8,9 @@ extend; `common/` holds macros all locales share, and `email.css` is the stylesh
 into every HTML part (css-inline), so templates write classes, not style attributes.
 
 `render` leaves the stylesheet out: `Rendered.html` is the HTML as the templates wrote it, and
-`StyleInliner` adds the styles where the message leaves, in the email adapter (which runs in the
-SDK process: the inlining is CPU the event loop, the messenger's one serial part, is spared).
-The preview inlines it itself, so it shows what is sent.
+`StyleInliner` adds the styles where the message leaves, in the email adapter as it builds the
+request body (only emails that are sent pay for it). The preview inlines it itself, so it shows
+what is sent.
 
 `render(step, view, locales)` takes the first locale of `locales` (see `domain.locales`) that
 has the message, so one missing translation falls back rather than failing.
