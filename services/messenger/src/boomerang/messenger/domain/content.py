@@ -178,7 +178,7 @@ def _moment(value: datetime, timezone: str, locale: str) -> str:
 @lru_cache(maxsize=4096)  # prices recur in every receipt; babel takes longer than the cache
 def _money(amount: Decimal, currency: str, locale: str) -> str:
     try:
-        return format_currency(amount, currency, locale=locale)
+        return format_currency(amount, currency, locale=_babel_locale(locale))
     except (UnknownCurrencyError, ValueError):
         return f"{amount:,.2f} {currency}"
 
