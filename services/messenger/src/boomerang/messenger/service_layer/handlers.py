@@ -127,6 +127,7 @@ class Messenger:
         self._coupons = coupons
         self._flow_files = flow_files or _NoStoreFlows()
         self._policy = policy
+        self._policies: dict[str, SendPolicy] = {}  # per store: its time zone (the stores are few)
         self._recommendations = recommendations
         # A consumer batch's orders are counted in one transaction (see service_layer.batching).
         self._count_orders: Batched[PlacedOrder, bool] = Batched(self._record_orders)
@@ -574,7 +575,11 @@ class Messenger:
         return self._delivery.history(envelope.store_id, envelope.customer_id, now - HISTORY_SPAN)
 
     def _policy_for(self, store_id: str) -> SendPolicy:
-        return replace(self._policy, default_timezone=self._composer.store(store_id).default_timezone)
+        policy = self._policies.get(store_id)
+        if policy is None:
+            zone = self._composer.store(store_id).default_timezone
+            policy = self._policies[store_id] = replace(self._policy, default_timezone=zone)
+        return policy
 
 
 def _leaves(flow: FlowDefinition, change: SegmentChanged) -> bool:
