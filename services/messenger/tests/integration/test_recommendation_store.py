@@ -136,6 +136,22 @@ def test_the_newest_order_names_and_prices_a_product_whatever_the_arrival_order(
     assert (product.name, product.price, product.orders, product.priced_at) == ("Beans 2.0", Decimal("6.50"), 2, later)
 
 
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_within_one_batch_too_the_newest_order_names_and_prices_a_product(
+    store: SqlRecommendations, newest_first: bool
+) -> None:
+    later = NOW + timedelta(days=1)
+    newer = PlacedOrder("s1", "c1", order("o-2", line("beans", price="6.50", name="Beans 2.0"), placed_at=later))
+    older = PlacedOrder("s1", "c2", order("o-1", line("beans", price="5.00", name="Beans")))
+    earlier = NOW - timedelta(days=9)
+    store.record_order("s1", "c9", order("o-0", line("beans", price="4.00", name="Old beans"), placed_at=earlier), NOW)
+
+    store.record_orders([newer, older] if newest_first else [older, newer], NOW)
+
+    product = store.neighbourhood("s1", "c3", [line("mug")], k=3).catalogue["beans"]
+    assert (product.name, product.price, product.orders, product.priced_at) == ("Beans 2.0", Decimal("6.50"), 3, later)
+
+
 def test_best_sellers_of_the_customers_categories_are_read_for_the_fallback(store: SqlRecommendations) -> None:
     for i in range(3):
         store.record_order("s1", f"c{i}", order(f"o-{i}", line("decaf")), NOW)

@@ -16,12 +16,13 @@ an order of them.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Index, and_, bindparam, case, func, literal_column, select
+from sqlalchemy import DateTime, Index, and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
@@ -204,13 +205,13 @@ class SqlRecommendations:
         """`record_order` for each, in one transaction (a consumer batch's orders): one write of
         each table's pages instead of one per order. False for an order counted before."""
         statements = self._upserts
-        # Products and pairs as lists: two orders with the same pair count it twice.
-        products: list[tuple[str, CatalogueProduct]] = []
-        pairs: list[tuple[str, str, str]] = []
+        # Each product and pair once per batch, with how many of the batch's orders had it: a
+        # best-seller is in many of them, and each row written is an index lookup and update.
+        products: dict[tuple[str, str], tuple[CatalogueProduct, int]] = {}
+        pairs: Counter[tuple[str, str, str]] = Counter()
         purchases: set[tuple[str, str, str]] = set()
         interests: set[tuple[str, str, str]] = set()
         counted = []
-        changed: set[tuple[str, str]] = set()
         with self._engine.begin() as conn:
             for store_id, customer_id, order in orders:
                 claimed = statements["order"].first(
@@ -220,18 +221,22 @@ class SqlRecommendations:
                 if claimed is None:
                     continue
                 bought = order_products(order)
-                changed |= {(store_id, p.product_id) for p in bought}
-                products += [(store_id, p) for p in bought]
-                pairs += [(store_id, a, b) for a, b in _both_ways(pairs_in(p.product_id for p in bought))]
+                for product in bought:
+                    seen = products.get((store_id, product.product_id))
+                    products[store_id, product.product_id] = (
+                        (product, 1) if seen is None else (_newer(seen[0], product), seen[1] + 1)
+                    )
+                pairs.update((store_id, a, b) for a, b in _both_ways(pairs_in(p.product_id for p in bought)))
                 purchases |= {(store_id, customer_id, p.product_id) for p in bought}
                 interests |= {(store_id, customer_id, k) for k in _keys(p.category for p in bought)}
             # Sorted keys: concurrent batches take row locks in one order, so they cannot deadlock.
             # One executemany per table, with statements built once: building and compiling a
             # statement per row cost more than the database's work.
-            products.sort(key=lambda sp: (sp[0], sp[1].product_id))
-            statements["product"].run_many(conn, [_product_row(store_id, p) for store_id, p in products])
+            statements["product"].run_many(conn, [
+                _product_row(store_id, product, orders) for (store_id, _), (product, orders) in sorted(products.items())
+            ])
             statements["pair"].run_many(conn, [
-                {"store_id": s, "product_id": a, "other_id": b, "orders": 1} for s, a, b in sorted(pairs)
+                {"store_id": s, "product_id": a, "other_id": b, "orders": n} for (s, a, b), n in sorted(pairs.items())
             ])
             statements["purchase"].run_many(conn, [
                 {"store_id": s, "customer_id": c, "product_id": p} for s, c, p in sorted(purchases)
@@ -239,6 +244,7 @@ class SqlRecommendations:
             statements["interest"].run_many(conn, [
                 {"store_id": s, "customer_id": c, "category_key": k} for s, c, k in sorted(interests)
             ])
+        changed = set(products)
         self._forget(changed)
         return counted
 
@@ -321,7 +327,15 @@ class SqlRecommendations:
         return self._prepared(statement).all(conn, params)
 
 
-def _product_row(store_id: str, product: CatalogueProduct) -> dict[str, Any]:
+def _newer(kept: CatalogueProduct, later: CatalogueProduct) -> CatalogueProduct:
+    """Of two orders' entries for one product, the one a row updated by both in turn would end
+    with: the later, unless it was priced before (as the upsert's `newer`)."""
+    if later.priced_at is None or (kept.priced_at is not None and later.priced_at < kept.priced_at):
+        return kept
+    return later
+
+
+def _product_row(store_id: str, product: CatalogueProduct, orders: int = 1) -> dict[str, Any]:
     return {
         "store_id": store_id,
         "product_id": product.product_id,
@@ -331,7 +345,7 @@ def _product_row(store_id: str, product: CatalogueProduct) -> dict[str, Any]:
         "url": product.url,
         "price": str(product.price) if product.price is not None else None,
         "currency": product.currency,
-        "orders": 1,
+        "orders": orders,
         "priced_at": product.priced_at,
     }
 
@@ -340,6 +354,7 @@ def _upserts(insert: Any, prepare: PreparedCache) -> dict[str, Any]:
     """The statements of `record_order`, compiled once per adapter: SQLAlchemy does not cache the
     dialects' INSERT ... ON CONFLICT (it compiled each one per call, more work than SQLite's)."""
     product = insert(_PRODUCTS)
+    pair = insert(_PAIRS)
     # A replayed older order still counts, but must not bring back an old name or price.
     newer = product.excluded.priced_at >= _PRODUCTS.c.priced_at
     details = {
@@ -350,10 +365,10 @@ def _upserts(insert: Any, prepare: PreparedCache) -> dict[str, Any]:
         # psycopg reports no rowcount for this statement: RETURNING tells whether it inserted.
         "order": (_ORDERS, insert(_ORDERS).on_conflict_do_nothing().returning(_ORDERS.c.order_id)),
         "product": (_PRODUCTS, product.on_conflict_do_update(
-            index_elements=["store_id", "product_id"], set_={**details, "orders": _PRODUCTS.c.orders + _ONE}
+            index_elements=["store_id", "product_id"], set_={**details, "orders": _PRODUCTS.c.orders + product.excluded.orders}
         )),
-        "pair": (_PAIRS, insert(_PAIRS).on_conflict_do_update(
-            index_elements=["store_id", "product_id", "other_id"], set_={"orders": _PAIRS.c.orders + _ONE}
+        "pair": (_PAIRS, pair.on_conflict_do_update(
+            index_elements=["store_id", "product_id", "other_id"], set_={"orders": _PAIRS.c.orders + pair.excluded.orders}
         )),
         "purchase": (_PURCHASES, insert(_PURCHASES).on_conflict_do_nothing()),
         "interest": (_INTERESTS, insert(_INTERESTS).on_conflict_do_nothing()),
@@ -364,7 +379,6 @@ def _upserts(insert: Any, prepare: PreparedCache) -> dict[str, Any]:
     }
 
 
-_ONE = literal_column("1")  # in the text itself: every parameter of a prepared upsert is a column
 
 
 def _both_ways(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
