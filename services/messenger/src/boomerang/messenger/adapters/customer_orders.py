@@ -26,7 +26,7 @@ from boomerang.messenger.adapters.recommendations import (
     PurchaseRow,
     _to_product,
 )
-from boomerang.messenger.adapters.sql import PreparedCache, ShortIn
+from boomerang.messenger.adapters.sql import PreparedCache, ShortIn, loop_reads
 from boomerang.messenger.domain.customer_dates import BIRTHDAY, FIRST_PURCHASE, CustomerDate, month_day
 from boomerang.messenger.domain.milestones import OrderFact
 from boomerang.messenger.domain.featured import Discoveries
@@ -111,6 +111,7 @@ _CANDIDATES = 30
 class SqlCustomerOrders:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = loop_reads(engine)  # the event loop's turn shares one read connection
         self._statements = _statements()
         self._prepared = PreparedCache(engine.dialect.name)
 
@@ -184,7 +185,7 @@ class SqlCustomerOrders:
     def orders_of(self, store_id: str, customer_id: str) -> list[OrderFact]:
         """The customer's orders, each net of the refunds recorded against it."""
         params = {"b_store": store_id, "b_customer": customer_id}
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             orders = conn.execute(self._statements["orders_of"], params).all()
             refunds = conn.execute(self._statements["refunds_of"], params).all()
         return _net(orders, refunds)
@@ -193,7 +194,7 @@ class SqlCustomerOrders:
         self, store_id: str, customer_id: str, product_ids: Sequence[str]
     ) -> dict[str, list[Purchase]]:
         """The customer's orders of each of `product_ids`."""
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return self._purchases(conn, store_id, customer_id, product_ids)
 
     def _purchases(
@@ -210,7 +211,7 @@ class SqlCustomerOrders:
         return found
 
     def first_purchase(self, store_id: str, customer_id: str) -> datetime | None:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             moment = conn.scalar(
                 self._statements["first_purchase_of"], {"b_store": store_id, "b_customer": customer_id}
             )
@@ -218,7 +219,7 @@ class SqlCustomerOrders:
 
     def dates_on(self, month_days: Iterable[str]) -> list[CustomerDate]:
         """Every stored occasion whose month and day is one of `month_days` (the index)."""
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             rows = conn.execute(self._statements["dates_on"], {"b_days": sorted(set(month_days))}).all()
         return [
             CustomerDate(
@@ -236,7 +237,7 @@ class SqlCustomerOrders:
         when each was first ordered, the customer's categories and what they bought."""
         statements = self._statements
         customer = {"b_store": store_id, "b_customer": customer_id}
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             interests = frozenset(conn.scalars(statements["interests_of"], customer))
             bought = frozenset(conn.scalars(statements["bought_by"], customer))
             wanted = {"b_store": store_id, "b_categories": sorted(interests), "b_limit": _CANDIDATES + len(bought)}

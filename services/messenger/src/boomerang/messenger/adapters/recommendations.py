@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
 from boomerang.messenger.adapters.recent import RecentReads
-from boomerang.messenger.adapters.sql import PreparedCache, ShortIn
+from boomerang.messenger.adapters.sql import PreparedCache, ShortIn, loop_reads
 from boomerang.messenger.domain.recommendations import (
     CatalogueProduct,
     Neighbourhood,
@@ -184,6 +184,7 @@ RECENT_S = 5.0
 class SqlRecommendations:
     def __init__(self, engine: Engine, recent_s: float = RECENT_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
+        self._reads = loop_reads(engine)  # the event loop's turn shares one read connection
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._prepared = PreparedCache(engine.dialect.name)
         self._upserts = _upserts(self._insert, self._prepared)
@@ -272,7 +273,7 @@ class SqlRecommendations:
         basket = sorted({line.product_id for line in order_lines})
         customer = {"store_id": store_id, "customer_id": customer_id}
         run = self._read
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             interests = frozenset(key for (key,) in run(conn, _INTERESTS_OF, customer))
             bought = frozenset(product for (product,) in run(conn, _PURCHASES_OF, customer))
             partners = self._partners_of(conn, store_id, basket)
@@ -319,7 +320,7 @@ class SqlRecommendations:
     def categories_of(self, store_id: str, customer_id: str) -> list[str]:
         """The customer's categories, bought or viewed, most bought first; each by the catalogue's
         name for it (a category nobody ordered is known by its key only: views keep no name)."""
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             rows = self._read(conn, _CATEGORIES_OF, {"store_id": store_id, "customer_id": customer_id})
         return [(name or "").strip() or key for key, name, _ in rows]
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,6 +25,61 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg  # noqa: F401  (postgresql.psycopg.dialect)
+from sqlalchemy.engine import Connection, Engine
+
+
+class LoopReads:
+    """Reads on an event loop share one connection per turn of the loop.
+
+    Handling a message reads the contact, its suppressions, the ledger's history and the
+    recommendations, each on its own `engine.connect()`: taking a connection from the pool and
+    giving it back (on PostgreSQL with pool_pre_ping's round trip) cost as much as SQLite's own
+    reads. On a thread with a running event loop, `connect()` yields the turn's connection
+    instead: taken at the turn's first read, given back when the loop comes round (`call_soon`),
+    or at once when a read fails (so a PostgreSQL transaction that failed reaches no other read).
+    Elsewhere it is `engine.connect()`. For reads only: a write takes its own transaction.
+    `loop_reads(engine)` is the engine's one instance, which every adapter on it shares."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()  # (loop, connection) of this thread's turn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            with self._engine.connect() as conn:
+                yield conn
+            return
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] is not loop:  # a turn of a loop gone without giving it back
+            self._give_back()
+            held = self._local.held = (loop, self._engine.connect())
+            loop.call_soon(self._give_back)
+        try:
+            yield held[1]
+        except BaseException:
+            self._give_back()
+            raise
+
+    def _give_back(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            held[1].close()
+
+
+_LOOP_READS: weakref.WeakKeyDictionary[Engine, LoopReads] = weakref.WeakKeyDictionary()
+_LOOP_READS_LOCK = threading.Lock()
+
+
+def loop_reads(engine: Engine) -> LoopReads:
+    with _LOOP_READS_LOCK:
+        found = _LOOP_READS.get(engine)
+        if found is None:
+            found = _LOOP_READS[engine] = LoopReads(engine)
+        return found
 
 
 def insert_for(dialect: str) -> Any:

@@ -14,7 +14,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from boomerang.messenger.adapters.customer_orders import CUSTOMER_ORDER_TABLES
 from boomerang.messenger.adapters.recommendations import RECOMMENDATION_TABLES
-from boomerang.messenger.adapters.sql import PreparedCache, ShortIn, insert_for
+from boomerang.messenger.adapters.sql import PreparedCache, ShortIn, insert_for, loop_reads
 from boomerang.messenger.adapters.segments import SEGMENT_TABLES
 from boomerang.messenger.domain.contacts import Contact
 from boomerang.messenger.domain.coupons import Coupon, OfferKind, Redemption, normalize_code, redeem
@@ -174,10 +174,11 @@ _CONTACT_FIELDS = tuple(f.name for f in fields(Contact))
 class SqlContacts:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = loop_reads(engine)  # the event loop's turn shares one read connection
         self._get = PreparedCache(engine.dialect.name)(_CONTACT_GET)
 
     def get(self, store_id: str, customer_id: str) -> Contact | None:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = self._get.first(conn, {"b_store": store_id, "b_customer": customer_id})
         if row is None:
             return None
@@ -193,6 +194,7 @@ class SqlContacts:
 class SqlSendLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = loop_reads(engine)  # the event loop's turn shares one read connection
         dialect = engine.dialect.name
         self._prepared = prepared = PreparedCache(dialect)
         self._claim = prepared(
@@ -226,12 +228,12 @@ class SqlSendLedger:
         return claims
 
     def get(self, key: str) -> LedgerEntry | None:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = self._get.first(conn, {"b_key": key})
         return _entry_of(row) if row else None
 
     def get_many(self, keys: Sequence[str]) -> list[LedgerEntry | None]:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             found = {entry.key: entry for entry in self._get_many(conn, sorted(set(keys)))}
         return [found.get(key) for key in keys]
 
@@ -248,7 +250,7 @@ class SqlSendLedger:
 
     def history(self, store_id: str, customer_id: str, since: datetime) -> list[LedgerEntry]:
         """The customer's entries created since `since`, and every delayed one (still ahead)."""
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             found = {"b_store": store_id, "b_customer": customer_id, "b_since": since}
             return [_entry_of(row) for row in self._history.all(conn, found)]
 
@@ -363,7 +365,7 @@ class SqlSendLedger:
         return entry
 
     def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             rows = self._delayed_for.all(conn, {"b_store": store_id, "b_customer": customer_id})
         return [_entry_of(row) for row in rows]
 
@@ -414,10 +416,11 @@ class SqlSendLedger:
 class SqlSuppressions:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = loop_reads(engine)  # the event loop's turn shares one read connection
         self._get = PreparedCache(engine.dialect.name)(_SUPPRESSIONS_GET)
 
     def get(self, store_id: str, customer_id: str) -> SuppressionList:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             rows = self._get.all(conn, {"b_store": store_id, "b_customer": customer_id})
         found = EMPTY
         for _store, _customer, channel, block, address, lift, changed_at in rows:  # the table's order
