@@ -245,8 +245,7 @@ class SqlRecommendations:
             statements["interest"].run_many(conn, [
                 {"store_id": s, "customer_id": c, "category_key": k} for s, c, k in sorted(interests)
             ])
-        changed = set(products)
-        self._forget(changed)
+        self._forget(set(products))
         return counted
 
     def _forget(self, changed: set[tuple[str, str]]) -> None:
@@ -336,7 +335,7 @@ def _newer(kept: CatalogueProduct, later: CatalogueProduct) -> CatalogueProduct:
     return later
 
 
-def _product_row(store_id: str, product: CatalogueProduct, orders: int = 1) -> dict[str, Any]:
+def _product_row(store_id: str, product: CatalogueProduct, orders: int) -> dict[str, Any]:
     return {
         "store_id": store_id,
         "product_id": product.product_id,
@@ -378,8 +377,6 @@ def _upserts(insert: Any, prepare: PreparedCache) -> dict[str, Any]:
         name: prepare(statement, column_keys=[column.name for column in table.c])
         for name, (table, statement) in statements.items()
     }
-
-
 
 
 def _both_ways(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
