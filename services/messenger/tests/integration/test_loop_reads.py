@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from boomerang.messenger.adapters.sql import loop_reads
 
@@ -78,3 +80,13 @@ def test_a_connection_left_by_a_loop_gone_mid_turn_is_given_back_by_the_next_loo
 
 async def _async_read(reads) -> object:
     return _read(reads)
+
+
+def test_an_engine_nothing_else_holds_is_freed_with_its_reads(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'gone.db'}")
+    asyncio.run(_async_read(loop_reads(engine)))
+    gone = weakref.ref(engine)
+    del engine
+    gc.collect()
+
+    assert gone() is None  # its pool and connections go with it

@@ -41,7 +41,9 @@ class LoopReads:
     `loop_reads(engine)` is the engine's one instance, which every adapter on it shares."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        # A proxy: `loop_reads` keeps an instance per engine for as long as the engine lives,
+        # which a strong reference from here would be forever.
+        self._engine = weakref.proxy(engine)
         self._local = threading.local()  # (loop, connection) of this thread's turn
 
     @contextmanager
