@@ -35,9 +35,9 @@ class LoopReads:
     recommendations, each on its own `engine.connect()`: taking a connection from the pool and
     giving it back (on PostgreSQL with pool_pre_ping's round trip) cost as much as SQLite's own
     reads. On a thread with a running event loop, `connect()` yields the turn's connection
-    instead: taken at the turn's first read, given back when the loop comes round (`call_soon`),
-    or at once when a read fails (so a PostgreSQL transaction that failed reaches no other read).
-    Elsewhere it is `engine.connect()`. For reads only: a write takes its own transaction.
+    instead, in autocommit: taken at the turn's first read, given back when the loop comes round
+    (`call_soon`), or at once when a read fails. Elsewhere it is `engine.connect()`. For reads
+    only: a write takes its own transaction.
     `loop_reads(engine)` is the engine's one instance, which every adapter on it shares."""
 
     def __init__(self, engine: Engine) -> None:
@@ -57,7 +57,10 @@ class LoopReads:
         held = getattr(self._local, "held", None)
         if held is None or held[0] is not loop:  # a turn of a loop gone without giving it back
             self._give_back()
-            held = self._local.held = (loop, self._engine.connect())
+            # Autocommit: each read sees what was committed before it, and on PostgreSQL no
+            # transaction stays open for the rest of the turn.
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            held = self._local.held = (loop, conn)
             loop.call_soon(self._give_back)
         try:
             yield held[1]
