@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,6 +109,7 @@ class SendGridCalls:
     def _client(self) -> SendGridAPIClient:
         client = getattr(self._local, "client", None)
         if client is None:
+            share_one_https_context()
             client = self._local.client = SendGridAPIClient(self._api_key, host=self._host)
         return client
 
@@ -137,6 +139,31 @@ class SendGridCalls:
         rows = json.loads(response.body or b"{}").get("messages") or []
         # msg_id is "<X-Message-Id>.<filter suffix>"; keep the part the send call returned.
         return rows[0]["msg_id"].split(".", 1)[0] if rows else None
+
+
+_SHARING = threading.Lock()
+
+
+def share_one_https_context() -> None:
+    """Every HTTPS connection urllib opens in this process gets one verifying TLS context.
+
+    The SDK (python_http_client) builds a new urllib opener for each request, and with it
+    http.client a new `ssl.create_default_context()` per connection, which reads the whole CA
+    bundle: measured here, 18.5 ms of CPU per email against 0.96 ms with one shared context,
+    over HTTPS with the system's CA bundle. The SDK takes no context of its own, so this sets
+    the hook http.client calls for one (`ssl._create_default_https_context`, the one PEP 476
+    names), to a context made once, as strict as the default: certificates and host names are
+    checked against the same CA bundle (SSL_CERT_FILE / SSL_CERT_DIR when set)."""
+    with _SHARING:
+        if getattr(ssl._create_default_https_context, "shared", False):
+            return
+        context = ssl.create_default_context()
+
+        def shared() -> ssl.SSLContext:
+            return context
+
+        shared.shared = True  # type: ignore[attr-defined]
+        ssl._create_default_https_context = shared
 
 
 def build_mail(message: Outbound, sender: Sender, html: str | None) -> Mail:
