@@ -36,6 +36,9 @@ def test_the_messenger_bench_writes_every_figure(tmp_path):
     # (g) ran the same workload: a receipt email per order, with neither Kafka nor the SDK in the figure
     assert cpu["own_work"]["orders"] == cpu["own_work"]["emails_sent"] == 40
     assert cpu["own_work"]["cpu_ms_per_order"] > 0
+    https = cpu["floor"]["https"]
+    assert https["requests"] == 40 and 0 < https["shared_context_ms_per_request"]
+    assert https["per_connection_context_ms_per_request"] > 0
 
     latency = report["latency"]
     assert latency["orders"] == latency["receipts"] == 20 and 0 < latency["p50_ms"] <= latency["p99_ms"]

@@ -42,8 +42,10 @@ import os
 import random
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -54,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +70,10 @@ from boomerang.bench.report import MESSENGER_TARGETS, judge, latency_summary, ma
 from boomerang.devstack.history import CATALOGUE, Purchase, identify_call, order_call
 from boomerang.devstack.kafka_broker import LocalKafka, free_port, repo_root
 from boomerang.devstack.postgres import LocalPostgres
+from boomerang.devstack.tls import self_signed_certificate
 from boomerang.devstack.waiting import wait_until_ready
 from boomerang.messenger.adapters.rendering import StyleInliner
+from boomerang.messenger.adapters.sendgrid import share_one_https_context
 from boomerang.messenger.domain.messages import idempotency_key, message_id_for
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderLine, OrderPlaced
 from boomerang.shared.events.attribution import CUSTOMER_ID, FLOW, MESSAGE_ID
@@ -472,6 +477,9 @@ def _throughput(
     say(f"(f) the official SDK's own CPU {floor['sdk_cpu_ms_per_request']:.2f} ms/request + CSS inlining "
         f"{floor['css_inlining_ms_per_email']:.2f} ms/email: at most {floor['ceiling_sends_per_s_per_core']:,.0f} "
         "sends/s per core before any other work")
+    floor["https"] = _https_sdk(options.out_dir, run_id, bodies[:200])
+    say(f"(f) over HTTPS: {floor['https']['per_connection_context_ms_per_request']:.2f} ms/request as the SDK comes, "
+        f"{floor['https']['shared_context_ms_per_request']:.2f} ms with the messenger's one TLS context")
     cpu_figures["floor"] = floor
     cpu_figures["own_work"] = own_work(options.out_dir, run_id, contacts, orders)
     say(f"(g) the messenger's own work (no Kafka, no SDK): {cpu_figures['own_work']['cpu_ms_per_order']:.2f} ms/order")
@@ -575,6 +583,64 @@ def _floor(sent: list[dict[str, Any]]) -> dict[str, Any]:
             "how": "CPU time of this process: CSS inlining of (a)'s HTML again (StyleInliner, as the email adapter "
                    "runs it), and the bare SDK's 1-thread run (b) over its requests; rendering the templates, the "
                    "ledger, Kafka and policy come on top"}
+
+
+def _https_sdk(out: Path, run_id: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """(f) over HTTPS, as against the real SendGrid: the SDK's own CPU per request (this thread's
+    CPU time) to a local TLS endpoint that answers at once, the client trusting the system's CA
+    bundle and the endpoint's certificate, as the SDK comes (a new TLS context per connection)
+    and with the one context `share_one_https_context` gives every connection."""
+    cert, key = self_signed_certificate(out, f"bench-{run_id}")
+    bundle = out / f"bench-{run_id}-ca.pem"
+    system = ssl.get_default_verify_paths().cafile
+    bundle.write_bytes((Path(system).read_bytes() if system and Path(system).exists() else b"") + cert.read_bytes())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook, trusted = ssl._create_default_https_context, os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = str(bundle)
+    try:
+        ssl._create_default_https_context = ssl.create_default_context  # the standard library's own
+        as_it_comes = _cpu_per_post(server.server_address[1], bodies)
+        share_one_https_context()
+        shared = _cpu_per_post(server.server_address[1], bodies)
+    finally:
+        ssl._create_default_https_context = hook
+        if trusted is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = trusted
+        server.shutdown()
+        server.server_close()
+        for path in (cert, key, bundle):
+            path.unlink(missing_ok=True)
+    return {"requests": len(bodies), "per_connection_context_ms_per_request": as_it_comes,
+            "shared_context_ms_per_request": shared,
+            "how": "this thread's CPU time over the requests, to a TLS endpoint in this process answering 202 at "
+                   "once; the CA bundle is the system's plus the endpoint's certificate"}
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(202)
+        self.send_header("X-Message-Id", "https")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def _cpu_per_post(port: int, bodies: list[dict[str, Any]]) -> float:
+    send = SendGridAPIClient("SG.bench", host=f"https://127.0.0.1:{port}").client.mail.send.post
+    send(request_body=bodies[0], timeout=10)
+    started = time.thread_time()
+    for body in bodies:
+        send(request_body=body, timeout=10)
+    return round((time.thread_time() - started) * 1000 / len(bodies), 3)
 
 
 def _mail_body(m: dict[str, Any], i: int, run_id: str) -> dict[str, Any]:
