@@ -183,8 +183,14 @@ def order_history(envelopes) -> list[Envelope]:
 async def test_refits_that_move_nobody_are_not_published(kafka_bootstrap, topic_prefix, segmenter_worker, topic_records, envelopes):
     # Adopting a model re-scores every customer of the store, so the leader keeps refitting
     # (every second here) but publishes only when standings move or the model is a day old.
+    # On event time, `now` stands still once the history is in: on the wall clock each refit saw
+    # the customers a second older, and now and then that moved one across a percentile point.
     worker = segmenter_worker()
-    worker.env |= {"BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "1", "BOOMERANG_SEGMENTER_MODEL_MIN_CUSTOMERS": "20"}
+    worker.env |= {
+        "BOOMERANG_SEGMENTER_MODEL_FIT_INTERVAL_S": "1",
+        "BOOMERANG_SEGMENTER_MODEL_MIN_CUSTOMERS": "20",
+        "BOOMERANG_SEGMENTER_CLOCK": "event-time",
+    }
     worker.start()
     history = order_history(envelopes)
     await publish(kafka_bootstrap, topic_prefix, *history)
