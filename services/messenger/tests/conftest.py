@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,24 +46,40 @@ class Sandbox:
         return httpx.get(f"{self.url}/_sandbox/faults", timeout=5).json()["faults"]
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """The real provider sandbox app (tools/sandbox) in a uvicorn thread, fresh per test."""
+@contextmanager
+def serving_sandbox(**uvicorn_options: Any) -> Iterator[int]:
+    """The real provider sandbox app (tools/sandbox) in a uvicorn thread; its port."""
     from boomerang.sandbox.app import create_app as create_sandbox
     from boomerang.sandbox.settings import Settings as SandboxSettings
 
     port = free_port()
     app = create_sandbox(SandboxSettings(port=port, outbox_path=None, feedback_url=None))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", **uvicorn_options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         assert time.monotonic() < deadline, "sandbox did not start"
         time.sleep(0.02)
-    yield Sandbox(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def serve_sandbox() -> Callable[..., Any]:
+    """`serving_sandbox`, for a test that needs the sandbox served its own way (over TLS)."""
+    return serving_sandbox
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """The sandbox, fresh per test."""
+    with serving_sandbox() as port:
+        yield Sandbox(f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture

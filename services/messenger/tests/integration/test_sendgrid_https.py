@@ -22,27 +22,11 @@ SENDER = Sender("shop@shop.example", "Shop", "help@shop.example")
 
 
 @pytest.fixture
-def tls_sandbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def tls_sandbox(tmp_path: Path, serve_sandbox) -> Iterator[tuple[str, Path]]:
     """The provider sandbox over HTTPS; its URL and the certificate a client must trust."""
-    from boomerang.sandbox.app import create_app as create_sandbox
-    from boomerang.sandbox.settings import Settings as SandboxSettings
-
     cert, key = self_signed_certificate(tmp_path, "sandbox")
-    port = free_port()
-    app = create_sandbox(SandboxSettings(port=port, outbox_path=None, feedback_url=None))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="none", ssl_certfile=str(cert), ssl_keyfile=str(key)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "sandbox did not start"
-        time.sleep(0.02)
-    yield f"https://127.0.0.1:{port}", cert
-    server.should_exit = True
-    thread.join(10)
+    with serve_sandbox(ssl_certfile=str(cert), ssl_keyfile=str(key)) as port:
+        yield f"https://127.0.0.1:{port}", cert
 
 
 @pytest.fixture
