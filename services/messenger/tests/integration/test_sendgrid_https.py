@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import ssl
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from boomerang.devstack.kafka_broker import free_port
+
 from boomerang.devstack.tls import self_signed_certificate
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
 from boomerang.messenger.domain.flows import Channel
