@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -44,6 +45,16 @@ class Sandbox:
 
     def pending_faults(self) -> dict[str, Any]:
         return httpx.get(f"{self.url}/_sandbox/faults", timeout=5).json()["faults"]
+
+
+@pytest.fixture(autouse=True)
+def _default_https_context() -> Iterator[None]:
+    """Each test starts with the process's TLS context hook as the session had it: a send in
+    this process's threads (`in_process`) shares one context for good (share_one_https_context),
+    made with whatever CA bundle that test trusted."""
+    before = ssl._create_default_https_context
+    yield
+    ssl._create_default_https_context = before
 
 
 @contextmanager

@@ -26,16 +26,6 @@ def tls_sandbox(tmp_path: Path, serve_sandbox) -> Iterator[tuple[str, Path]]:
         yield f"https://127.0.0.1:{port}", cert
 
 
-@pytest.fixture
-def default_https_context() -> Iterator[None]:
-    """The standard library's hook for the test (an earlier test in this process may have
-    shared a context made with another CA bundle), and the process's own again after it."""
-    before = ssl._create_default_https_context
-    ssl._create_default_https_context = ssl.create_default_context
-    yield
-    ssl._create_default_https_context = before
-
-
 def receipt(n: int) -> Outbound:
     return Outbound(
         message_id=f"m-{n}", store_id="s1", customer_id=f"c{n}", flow="receipt", step="send", channel=Channel.EMAIL,
@@ -69,9 +59,7 @@ async def test_certificates_are_still_checked_with_the_shared_context(tls_sandbo
     assert refused.value.status is None and "CERTIFICATE_VERIFY_FAILED" in refused.value.reason
 
 
-async def test_in_this_process_every_connection_gets_one_verifying_context(
-    tls_sandbox, monkeypatch, default_https_context
-) -> None:
+async def test_in_this_process_every_connection_gets_one_verifying_context(tls_sandbox, monkeypatch) -> None:
     url, cert = tls_sandbox
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     email = SendGridEmail("SG.test", url, SENDER, threads=2, in_process=True)
