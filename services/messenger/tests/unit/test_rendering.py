@@ -86,7 +86,7 @@ def test_the_html_names_classes_and_the_styles_are_inlined_where_it_is_sent(comp
     assert '<th class="num" style="padding: 6px 4px;border-bottom: 1px solid #d1d5db;text-align: right;' in sent
     # Only what cannot be inlined stays in a <style>: the media query for small screens.
     assert sent.count("<style>") == 1 and "@media" in sent
-    assert pickle.loads(pickle.dumps(styles))(html) == sent  # as the SDK process gets it
+    assert pickle.loads(pickle.dumps(styles))(html) == sent  # as the SDK process would get it
 
 
 def test_amounts_and_dates_follow_the_customers_locale_and_time_zone(composer: Composer) -> None:

@@ -48,7 +48,9 @@ class TemplateError(ValueError):
 
 class StyleInliner:
     """The stylesheet's rules as style attributes (mail clients drop <style> blocks); @media
-    rules cannot be inlined and stay in a <style>. Pickles as its stylesheet's text."""
+    rules cannot be inlined and stay in a <style>. Pickles as its stylesheet's text, so the
+    inlining can run in the SDK process should the event loop become the narrower part again
+    (services/messenger/README.md, "The child only posts")."""
 
     def __init__(self, stylesheet: str | None = None) -> None:
         self._stylesheet = stylesheet
