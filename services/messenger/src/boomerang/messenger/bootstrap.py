@@ -169,6 +169,7 @@ def bootstrap(
         settings.provider_threads,
         in_process=settings.sendgrid_in_process,
         idle=settings.sdk_process_idle,
+        keep_alive_s=settings.sendgrid_keep_alive_seconds,
     )
     sms = TwilioSms(
         settings.twilio_account_sid,

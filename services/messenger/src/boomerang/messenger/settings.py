@@ -83,6 +83,10 @@ class MessengerSettings(ServiceSettings):
     # false: the usual priority (for a host where other busy processes share the messenger's cores
     # without a cgroup of their own, which would take its turns).
     sdk_process_idle: bool = True
+    # Each SDK thread keeps its connection to SendGrid open between emails reused within this
+    # many seconds (below the provider's idle timeout; adapters.kept_alive); 0: the SDK's own
+    # transport, a new connection (and over HTTPS a TLS handshake) for every email.
+    sendgrid_keep_alive_seconds: float = Field(default=4.0, ge=0)
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 

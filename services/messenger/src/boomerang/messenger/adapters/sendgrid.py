@@ -7,8 +7,8 @@ import ssl
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from http.client import HTTPException
 from typing import Any
-from urllib.error import URLError
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -26,6 +26,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from boomerang.messenger.adapters.kept_alive import KeptAliveConnection
 from boomerang.messenger.adapters.rendering import StyleInliner
 from boomerang.messenger.adapters.sdk_process import SdkProcess, ThreadCalls
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound
@@ -65,10 +66,11 @@ class SendGridEmail:
         in_process: bool = False,
         styles: StyleInliner | None = None,
         idle: bool = True,
+        keep_alive_s: float = 4.0,
     ) -> None:
         self._sender = sender
         self._styles = styles or StyleInliner.of()
-        calls = SendGridCalls(api_key, base_url.rstrip("/"), timeout_s)
+        calls = SendGridCalls(api_key, base_url.rstrip("/"), timeout_s, keep_alive_s)
         self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME, idle=idle)
 
     @property
@@ -91,12 +93,16 @@ class SendGridEmail:
 
 
 class SendGridCalls:
-    """The blocking calls, one SDK client per thread; pickled into the SDK process."""
+    """The blocking calls, one SDK client per thread; pickled into the SDK process.
 
-    def __init__(self, api_key: str, host: str, timeout_s: float) -> None:
+    `keep_alive_s` > 0: each thread's requests share a connection while it is reused within
+    that many seconds (adapters.kept_alive); 0: the SDK's own transport, a connection each."""
+
+    def __init__(self, api_key: str, host: str, timeout_s: float, keep_alive_s: float = 4.0) -> None:
         self._api_key = api_key
         self._host = host
         self._timeout_s = timeout_s
+        self._keep_alive_s = keep_alive_s
         self._local = threading.local()
 
     def __getstate__(self) -> dict:
@@ -111,7 +117,16 @@ class SendGridCalls:
         if client is None:
             share_one_https_context()
             client = self._local.client = SendGridAPIClient(self._api_key, host=self._host)
+            if self._keep_alive_s > 0:
+                self._local.connection = KeptAliveConnection(shared_https_context, self._keep_alive_s)
         return client
+
+    def _endpoint(self, endpoint: Any) -> Any:
+        """`endpoint` (a python_http_client.Client) sending over this thread's held connection."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            endpoint._make_request = connection.make_request
+        return endpoint
 
     @property
     def _mail_send(self) -> Any:
@@ -119,7 +134,7 @@ class SendGridCalls:
         if endpoint is None:
             # Held, not rebuilt per call (each attribute of the chain makes a new Client); a call
             # leaves it as it was unless given request_headers, which these never are.
-            endpoint = self._local.mail_send = self._client.client.mail.send
+            endpoint = self._local.mail_send = self._endpoint(self._client.client.mail.send)
         return endpoint
 
     def send(self, body: dict) -> str | None:
@@ -132,7 +147,7 @@ class SendGridCalls:
         # miss right after a send is not proof of absence (see the README).
         query = f"unique_args['{attribution.MESSAGE_ID}']=\"{message_id}\""
         response = _call(
-            lambda: self._client.client.messages.get(
+            lambda: self._endpoint(self._client.client.messages).get(
                 query_params={"query": query, "limit": 1}, timeout=self._timeout_s
             )
         )
@@ -142,6 +157,12 @@ class SendGridCalls:
 
 
 _SHARING = threading.Lock()
+
+
+def shared_https_context() -> ssl.SSLContext:
+    """The one context (share_one_https_context) that urllib's connections get too."""
+    share_one_https_context()
+    return ssl._create_default_https_context()
 
 
 def share_one_https_context() -> None:
@@ -200,7 +221,7 @@ def _call(request):
         return request()
     except HTTPError as error:
         raise ProviderError(NAME, error.status_code, _reason(error), _retry_after(error.headers)) from error
-    except (URLError, TimeoutError, ConnectionError) as error:
+    except (OSError, HTTPException) as error:  # URLError, timeouts, resets, TLS: no HTTP answer
         raise ProviderError(NAME, None, f"unreachable: {error}") from error
 
 
