@@ -25,6 +25,11 @@ def test_the_messenger_bench_writes_every_figure(tmp_path):
     assert pipeline["sends"] == 40 and pipeline["sends_per_s"] > 0
     assert [run["requests"] for run in bare["runs"]] == [40, 40]  # the same bodies, every one landed
     assert report["ratio_messenger_to_bare"] == pytest.approx(pipeline["sends_per_s"] / bare["requests_per_s"], abs=1e-3)
+    kept = report["bare_sdk_kept_alive"]
+    assert [run["requests"] for run in kept["runs"]] == [40, 40]
+    assert report["ratio_messenger_to_bare_kept_alive"] == pytest.approx(
+        pipeline["sends_per_s"] / kept["requests_per_s"], abs=1e-3
+    )
     assert cpu["messenger_cpu_ms_per_send"] > 0
     assert cpu["single_core_sends_per_s"] == pytest.approx(1000 / cpu["messenger_cpu_ms_per_send"], rel=1e-2)
     # Both of the messenger's processes are counted: the event loop's and its SDK process's.
@@ -38,7 +43,7 @@ def test_the_messenger_bench_writes_every_figure(tmp_path):
     assert cpu["own_work"]["cpu_ms_per_order"] > 0
     https = cpu["floor"]["https"]
     assert https["requests"] == 40 and 0 < https["shared_context_ms_per_request"]
-    assert https["per_connection_context_ms_per_request"] > 0
+    assert https["per_connection_context_ms_per_request"] > 0 and https["kept_alive_ms_per_request"] > 0
 
     latency = report["latency"]
     assert latency["orders"] == latency["receipts"] == 20 and 0 < latency["p50_ms"] <= latency["p99_ms"]
