@@ -21,3 +21,5 @@ class Settings(BaseSettings):
     webhook_attempts: int = 3
     webhook_backoff_seconds: float = 0.2
     webhook_timeout_seconds: float = 5.0
+    # Webhook posts out at once (as httpx's pool keeps connections alive); the rest queue in order.
+    webhook_concurrency: int = 20

@@ -41,7 +41,9 @@ def build_sandbox(settings: Settings) -> Sandbox:
     key_path = settings.sendgrid_webhook_private_key_path
     signer = SendGridSigner.from_pem_file(key_path) if key_path else SendGridSigner.generate()
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
-    poster = WebhookPoster(http, settings.webhook_attempts, settings.webhook_backoff_seconds)
+    poster = WebhookPoster(
+        http, settings.webhook_attempts, settings.webhook_backoff_seconds, settings.webhook_concurrency
+    )
     return Sandbox(
         settings=settings,
         outbox=Outbox(settings.outbox_path),

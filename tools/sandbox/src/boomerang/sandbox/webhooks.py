@@ -20,12 +20,20 @@ SENDGRID_PATH = "/v1/webhooks/sendgrid"
 
 
 class WebhookPoster:
-    """Posts with retries on network errors, 429 and 5xx; keeps background tasks alive until done."""
+    """Posts with retries on network errors, 429 and 5xx; keeps background tasks alive until done.
 
-    def __init__(self, client: httpx.AsyncClient, attempts: int, backoff_seconds: float) -> None:
+    At most `concurrency` posts are out at once; the rest wait their turn here, in order. httpx's
+    pool scans every request queued for a connection each time one frees up, so thousands of
+    queued webhooks (a burst of SMS, two status callbacks each) had the sandbox spending its CPU
+    on that scan, and posts timing out in the queue."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, attempts: int, backoff_seconds: float, concurrency: int = 20
+    ) -> None:
         self._client = client
         self._attempts = attempts
         self._backoff = backoff_seconds
+        self._turns = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def post(self, url: str, content: bytes, headers: dict[str, str]) -> int | None:
@@ -35,9 +43,10 @@ class WebhookPoster:
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
             try:
-                status = (await self._client.post(url, content=content, headers=headers)).status_code
+                async with self._turns:
+                    status = (await self._client.post(url, content=content, headers=headers)).status_code
             except httpx.HTTPError as error:
-                log.warning("webhook to %s failed: %s", url, error)
+                log.warning("webhook to %s failed: %r", url, error)
                 continue
             if status < 500 and status != 429:
                 return status
