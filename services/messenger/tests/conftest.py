@@ -111,6 +111,7 @@ def messenger_settings(
         database_url=f"sqlite:///{tmp_path / 'messenger.db'}",
         group_id=f"{topic_prefix}messenger",
         sendgrid_base_url=sandbox.url,
+        sendgrid_lookup_lag_seconds=0,  # the sandbox indexes a message as it takes it
         twilio_base_url=sandbox.url,
         backoff_initial_seconds=0.05,
         backoff_max_seconds=2.0,

@@ -54,6 +54,7 @@ def messenger_process(kafka_bootstrap: str, topic_prefix: str, sandbox_outbox, t
         "BOOMERANG_MESSENGER_DATABASE_URL": f"sqlite:///{tmp_path / 'messenger.db'}",
         "BOOMERANG_MESSENGER_GROUP_ID": f"{topic_prefix}messenger",
         "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
+        "BOOMERANG_MESSENGER_SENDGRID_LOOKUP_LAG_SECONDS": "0",  # the sandbox indexes at once
         "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
     }
     return MessengerProcess(env, f"http://127.0.0.1:{port}", tmp_path / "messenger.log")

@@ -35,6 +35,7 @@ class CrashingProvider:
 
     def __init__(self, provider, after_send: bool) -> None:
         self.name = provider.name
+        self.lookup_lag = provider.lookup_lag
         self._provider = provider
         self._after_send = after_send
 

@@ -9,7 +9,7 @@ import pytest
 
 from boomerang.messenger.adapters.store import SqlSendLedger
 from boomerang.messenger.domain.flows import Channel, Purpose
-from boomerang.messenger.domain.messages import LedgerEntry, State, Trigger
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State, Trigger
 from boomerang.messenger.migrations import upgrade
 from boomerang.shared.db import make_engine
 
@@ -99,3 +99,17 @@ def test_a_claimed_entry_is_rescheduled_or_settled_and_a_delayed_one_cancelled(l
     assert cancelled is not None and (cancelled.state, cancelled.reason) == (State.SUPPRESSED, "exited")
     assert not_delayed is None and ledger.get(again.key).state is State.PENDING
     assert [e.trigger_id for e in ledger.delayed_for("s1", "c1")] == []
+
+
+def test_a_send_awaiting_its_lookup_keeps_its_message_until_claimed(ledger: SqlSendLedger) -> None:
+    entry = ledger.claim(delayed("unsure", NOW)).entry
+    (claimed,) = claim_due(ledger, NOW)
+    message = Outbound(
+        claimed.message_id, "s1", "c1", "win_back", "last_chance", Channel.EMAIL, "ada@example.com", "We miss you",
+        "Come back", "<p>We miss you</p>", (("List-Unsubscribe", "<https://u.example/1>"),), "help@shop.example",
+    )
+
+    ledger.reschedule(entry.key, Channel.EMAIL, NOW + timedelta(minutes=10), "awaiting_lookup", NOW, message.to_json())
+    (again,) = claim_due(ledger, NOW + timedelta(minutes=10))
+
+    assert again.reason == "awaiting_lookup" and Outbound.from_json(again.unconfirmed_message) == message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from boomerang.messenger.domain.audience import CustomerFacts
@@ -100,10 +100,13 @@ class FakeLedger:
         )
         return self.rows[key]
 
-    def reschedule(self, key, channel, due_at, reason, now) -> LedgerEntry:
+    def reschedule(self, key, channel, due_at, reason, now, unconfirmed_message=None) -> LedgerEntry:
         row = self.rows[key]
         assert row.state is State.PENDING
-        self.rows[key] = replace(row, state=State.DELAYED, channel=channel, due_at=due_at, reason=reason, updated_at=now)
+        self.rows[key] = replace(
+            row, state=State.DELAYED, channel=channel, due_at=due_at, reason=reason, updated_at=now,
+            unconfirmed_message=unconfirmed_message,
+        )
         return self.rows[key]
 
     def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]:
@@ -247,6 +250,8 @@ class FakeInterests:
 
 class FakeProvider:
     """SendGrid or Twilio: accepts every message, and finds what it accepted."""
+
+    lookup_lag = timedelta(0)
 
     def __init__(self, name: str) -> None:
         self.name = name

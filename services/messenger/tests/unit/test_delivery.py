@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -34,9 +34,13 @@ class FakeProvider:
     """Accepts messages into `accepted`; `script` lists errors to raise, one per call, first."""
 
     def __init__(
-        self, name: str, script: list[ProviderError | tuple[str, ProviderError]] | None = None
+        self,
+        name: str,
+        script: list[ProviderError | tuple[str, ProviderError]] | None = None,
+        lookup_lag: timedelta = timedelta(0),
     ) -> None:
         self.name = name
+        self.lookup_lag = lookup_lag
         self.script = list(script or [])
         self.accepted: dict[str, Outbound] = {}
         self.sends = 0
@@ -59,9 +63,10 @@ class FakeProvider:
 
 
 class World:
-    def __init__(self, email_script=None, sms_script=None) -> None:
+    def __init__(self, email_script=None, sms_script=None, email_lookup_lag: timedelta = timedelta(0)) -> None:
+        self.now = NOW
         self.ledger = FakeLedger()
-        self.email = FakeProvider("sendgrid", email_script)
+        self.email = FakeProvider("sendgrid", email_script, email_lookup_lag)
         self.sms = FakeProvider("twilio", sms_script)
         self.outcomes = FakeOutcomes()
         self.contacts = FakeContacts()
@@ -69,11 +74,20 @@ class World:
             self.ledger,
             {Channel.EMAIL: self.email, Channel.SMS: self.sms},
             self.outcomes,
-            clock,
+            lambda: self.now,
             RetryPolicy(attempts=3, initial_s=0.001, max_s=0.01),
         )
         composer = Composer(TemplateRenderer(), lambda store: StoreProfile(store, "Shop", SHOP, "help@shop.example"))
-        self.messenger = Messenger(self.contacts, self.delivery, composer, clock)
+        self.messenger = Messenger(self.contacts, self.delivery, composer, lambda: self.now)
+
+    def receipt(self) -> LedgerEntry:
+        (entry,) = [e for e in self.ledger.rows.values() if (e.flow, e.step) == ("receipt", "email")]
+        return entry
+
+    async def run_scheduler_at(self, now: datetime) -> list[LedgerEntry | None]:
+        self.now = now
+        claimed = self.delivery.claim_due(10, timedelta(minutes=5))
+        return [await self.messenger.send_due(entry) for entry in claimed]
 
     def states(self) -> dict[str, State]:
         # The receipt's; an order also schedules the feedback request (see test_scheduler.py).
@@ -185,6 +199,53 @@ async def test_after_a_5xx_the_provider_is_asked_before_sending_again() -> None:
     assert world.email.sends == 1
     assert world.email.finds == 1
     assert world.states() == {"email": State.SENT}
+
+
+LAG = timedelta(minutes=10)  # SendGrid's Email Activity: a message shows up minutes after it is taken
+
+
+@pytest.mark.parametrize("taken", [True, False])
+async def test_an_unanswered_send_is_looked_up_only_once_the_lookup_can_be_trusted(taken: bool) -> None:
+    lost = ProviderError("sendgrid", None, "unreachable: timed out")
+    world = World(email_script=[("accept", lost) if taken else lost], email_lookup_lag=LAG)
+    await world.messenger.handle(identified(email="ada@example.com"))
+
+    await world.messenger.handle(order_placed())
+
+    waiting = world.receipt()
+    assert (waiting.state, waiting.reason, waiting.due_at) == (State.DELAYED, "awaiting_lookup", NOW + LAG)
+    assert world.email.finds == 0 and world.email.sends == 1
+    assert world.outcomes.envelopes == []  # no outcome yet: it is not known
+    assert await world.run_scheduler_at(NOW + LAG - timedelta(seconds=1)) == []
+
+    await world.run_scheduler_at(NOW + LAG)
+
+    assert world.receipt().state is State.SENT and world.email.finds == 1
+    # Taken: found, not sent again. Not taken: the same message, as composed the first time.
+    assert world.email.sends == (1 if taken else 2)
+    assert world.email.accepted[waiting.message_id] == Outbound.from_json(waiting.unconfirmed_message)
+
+
+@pytest.mark.parametrize(("attempted_ago", "sends"), [(timedelta(minutes=1), 1), (timedelta(minutes=11), 2)])
+async def test_a_pending_entry_the_provider_lacks_is_sent_again_only_past_the_lookup_lag(
+    attempted_ago: timedelta, sends: int
+) -> None:
+    world = World(email_lookup_lag=LAG)
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed())
+    entry = world.receipt()
+    # The process died as the call went out, `attempted_ago`; the message never reached the provider.
+    crashed = replace(entry, state=State.PENDING, published_at=None, updated_at=NOW - attempted_ago)
+    world.ledger.rows[entry.key] = crashed
+    world.email.accepted.clear()
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == sends
+    if sends == 1:
+        assert world.receipt().state is State.DELAYED and world.receipt().due_at == crashed.updated_at + LAG
+    else:
+        assert world.receipt().state is State.SENT
 
 
 @pytest.mark.parametrize("provider_has_it", [True, False])

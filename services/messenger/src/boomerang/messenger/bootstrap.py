@@ -170,6 +170,7 @@ def bootstrap(
         in_process=settings.sendgrid_in_process,
         idle=settings.sdk_process_idle,
         keep_alive_s=settings.sendgrid_keep_alive_seconds,
+        lookup_lag=timedelta(seconds=settings.sendgrid_lookup_lag_seconds),
     )
     sms = TwilioSms(
         settings.twilio_account_sid,

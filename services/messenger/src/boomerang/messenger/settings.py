@@ -87,6 +87,12 @@ class MessengerSettings(ServiceSettings):
     # many seconds (below the provider's idle timeout; adapters.kept_alive); 0: the SDK's own
     # transport, a new connection (and over HTTPS a TLS handshake) for every email.
     sendgrid_keep_alive_seconds: float = Field(default=4.0, ge=0)
+    # SendGrid's Email Activity shows a message seconds to minutes after accepting it: a send
+    # whose outcome is unknown (lost connection, timeout, 5xx) or left pending by a crash is only
+    # looked up this long after it went out, and sent again only if it is not found then (the
+    # message waits in the ledger, `delayed` for reason `awaiting_lookup`). 0: look at once (the
+    # provider sandbox indexes a message as it takes it).
+    sendgrid_lookup_lag_seconds: float = Field(default=600.0, ge=0)
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 

@@ -241,6 +241,7 @@ class Messenger:
             "BOOMERANG_MESSENGER_DATABASE_URL": database_url or f"sqlite:///{out / f'messenger-{run_id}-{store}.db'}",
             "BOOMERANG_MESSENGER_GROUP_ID": f"{prefix}messenger",
             "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox_url,
+            "BOOMERANG_MESSENGER_SENDGRID_LOOKUP_LAG_SECONDS": "0",  # the sandbox indexes at once
             "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox_url,
             **{f"BOOMERANG_MESSENGER_{k.upper()}": v for k, v in settings.items()},
         }

@@ -144,6 +144,7 @@ class Stack:
             "segmenter": {"BOOMERANG_SEGMENTER_DATA_DIR": str(data / "segmenter")},
             "messenger": {
                 "BOOMERANG_MESSENGER_SENDGRID_BASE_URL": sandbox,
+                "BOOMERANG_MESSENGER_SENDGRID_LOOKUP_LAG_SECONDS": "0",  # the sandbox indexes at once
                 "BOOMERANG_MESSENGER_TWILIO_BASE_URL": sandbox,
                 "BOOMERANG_MESSENGER_GROUP_ID": f"{c.topic_prefix}boomerang-messenger",
                 "BOOMERANG_MESSENGER_TWILIO_STATUS_CALLBACK_URL": f"{c.url('feedback')}/v1/webhooks/twilio/status",

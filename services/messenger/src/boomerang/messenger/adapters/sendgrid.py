@@ -6,7 +6,7 @@ import json
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.client import HTTPException
 from typing import Any
 
@@ -67,8 +67,10 @@ class SendGridEmail:
         styles: StyleInliner | None = None,
         idle: bool = True,
         keep_alive_s: float = 4.0,
+        lookup_lag: timedelta = timedelta(minutes=10),
     ) -> None:
         self._sender = sender
+        self.lookup_lag = lookup_lag
         self._styles = styles or StyleInliner.of()
         calls = SendGridCalls(api_key, base_url.rstrip("/"), timeout_s, keep_alive_s)
         self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME, idle=idle)

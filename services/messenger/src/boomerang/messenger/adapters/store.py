@@ -77,6 +77,8 @@ class LedgerRow(SQLModel, table=True):
     due_at: datetime | None = _moment(default=None)
     # A time-after-event step's trigger envelope (JSON), to render it when due (0005).
     trigger_data: str | None = Field(default=None, sa_type=Text)
+    # A send awaiting the provider's lookup: its message as it went out (0009).
+    unconfirmed_message: str | None = Field(default=None, sa_type=Text)
 
 
 class SuppressionRow(SQLModel, table=True):
@@ -348,14 +350,24 @@ class SqlSendLedger:
         assert entry is not None
         return entry
 
-    def reschedule(self, key: str, channel: Channel, due_at: datetime, reason: str, now: datetime) -> LedgerEntry:
-        """A claimed entry the policy delays again: back to delayed, due at `due_at`."""
+    def reschedule(
+        self,
+        key: str,
+        channel: Channel,
+        due_at: datetime,
+        reason: str,
+        now: datetime,
+        unconfirmed_message: str | None = None,
+    ) -> LedgerEntry:
+        """A pending entry back to delayed, due at `due_at`: one the policy delays again, or a
+        send awaiting the provider's lookup (with its message)."""
         values = {
             "state": State.DELAYED.value,
             "channel": channel.value,
             "due_at": due_at,
             "reason": reason,
             "updated_at": now,
+            "unconfirmed_message": unconfirmed_message,
         }
         self._execute(
             update(LedgerRow).where(LedgerRow.key == key, LedgerRow.state == State.PENDING.value).values(**values)

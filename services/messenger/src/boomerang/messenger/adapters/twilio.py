@@ -7,7 +7,7 @@ base URL (the provider sandbox in dev and tests); nothing in the SDK is patched.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -61,6 +61,7 @@ class BaseUrlHttpClient(AsyncTwilioHttpClient):
 
 class TwilioSms:
     name = NAME
+    lookup_lag = timedelta(0)  # the Messages list has a message as soon as it is created
 
     def __init__(
         self,

@@ -8,8 +8,9 @@ outcome event, and downstream consumers de-duplicate on them.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote
@@ -94,6 +95,15 @@ class Outbound:
         """Ids the provider echoes back (SendGrid custom_args, Twilio's callback URL) for feedback."""
         return MessageAttribution(self.message_id, self.store_id, self.customer_id, self.flow).as_args()
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Outbound:
+        data = json.loads(text)
+        headers = tuple((name, value) for name, value in data.pop("headers"))
+        return cls(**{**data, "channel": Channel(data["channel"]), "headers": headers})
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -126,6 +136,9 @@ class LedgerEntry:
     due_at: datetime | None = None  # DELAYED: when it may go out
     # A time-after-event step: its trigger envelope as JSON, for the content when it is due.
     trigger_data: str | None = None
+    # AWAITING_LOOKUP: the message as it went out (Outbound JSON), to send again should the
+    # provider, asked once its lookups are reliable, not have it.
+    unconfirmed_message: str | None = None
 
     @classmethod
     def open(

@@ -4,6 +4,12 @@ Redelivered or replayed triggers find their key settled and send nothing. A key 
 pending means an earlier attempt stopped between writing the ledger and recording the outcome;
 the provider is asked whether it has the message before anything is sent again.
 
+A send whose outcome is unknown (a lost connection, a timeout, a 5xx) is looked up at the
+provider before it is sent again. Where the provider's lookup lags behind its sends (SendGrid's
+Email Activity), a miss is no proof until `lookup_lag` has passed since the send: the entry
+waits as `delayed` for AWAITING_LOOKUP with its message, and the scheduler looks it up then and
+sends the same message only if it is not there (`send_unconfirmed`).
+
 Claims, settlements and "published" notes of concurrent sends (the consumer's batch) are written
 in one ledger transaction each (`service_layer.batching`); a claim is still committed before its
 provider call, and the outcome after it.
@@ -39,7 +45,12 @@ from boomerang.shared.events import Envelope
 from boomerang.shared.logs import get_logger
 
 SOURCE = "boomerang.messenger"
+AWAITING_LOOKUP = "awaiting_lookup"  # the reason of a send waiting until the provider can say
 log = get_logger(__name__)
+
+
+class _Unconfirmed(Exception):
+    """The provider may have taken the message, and cannot say so yet (its lookup_lag)."""
 
 
 class Delivery:
@@ -103,6 +114,15 @@ class Delivery:
             entry.key, message.channel, message.to, message.body_digest, provider.name, self._clock()
         )
         return await self._hand_over(entry, message)
+
+    async def send_unconfirmed(self, entry: LedgerEntry) -> LedgerEntry:
+        """A claimed send that awaited its lookup: settled as sent if the provider has it, else
+        the same message goes again (it was decided, and may have been composed with a coupon,
+        when it first went out)."""
+        assert entry.unconfirmed_message is not None
+        if (found := await self.found_at_provider(entry)) is not None:
+            return found
+        return await self._hand_over(entry, Outbound.from_json(entry.unconfirmed_message))
 
     async def found_at_provider(self, entry: LedgerEntry) -> LedgerEntry | None:
         """A claimed entry whose message was written down before a crash: settled as sent if the
@@ -190,6 +210,9 @@ class Delivery:
             metrics.RECONCILED.labels(channel, "found").inc()
             log.info("reconciled_sent", message_id=existing.message_id)
             return self._settle(existing, State.SENT, provider_message_id=found)
+        reliable_at = existing.updated_at + self._providers[existing.channel].lookup_lag
+        if message is not None and reliable_at > self._clock():
+            return self._await_lookup(existing, message, reliable_at)
         metrics.RECONCILED.labels(channel, "missing").inc()
         log.info("reconciled_missing", message_id=existing.message_id, sending=message is not None)
         if message is None:
@@ -209,12 +232,16 @@ class Delivery:
             try:
                 return await provider.send(message)
             except ProviderError as error:
+                if error.ambiguous and provider.lookup_lag:
+                    raise _Unconfirmed from error
                 uncertain = uncertain or error.ambiguous
                 raise
 
         started = time.perf_counter()
         try:
             provider_message_id = await self._retry.run(attempt, self._count_retry)
+        except _Unconfirmed:
+            return self._await_lookup(entry, message, self._clock() + provider.lookup_lag)
         except ProviderError as error:
             # Provider reasons quote addresses: they go to the ledger and the event, not the log.
             log.warning(
@@ -228,6 +255,14 @@ class Delivery:
             metrics.SEND_SECONDS.labels(provider.name).observe(time.perf_counter() - started)
         sent = Settlement(entry.key, State.SENT, self._clock(), provider_message_id=provider_message_id)
         return self._noted(entry, await self._settles(sent), State.SENT)
+
+    def _await_lookup(self, entry: LedgerEntry, message: Outbound, until: datetime) -> LedgerEntry:
+        """Delayed until the provider's lookup can be trusted, with the message to send again."""
+        metrics.DELAYED.labels(entry.flow, AWAITING_LOOKUP).inc()
+        log.warning("send_unconfirmed", message_id=entry.message_id, look_up_at=until.isoformat())
+        return self._ledger.reschedule(
+            entry.key, message.channel, until, AWAITING_LOOKUP, self._clock(), message.to_json()
+        )
 
     async def _find(self, entry: LedgerEntry) -> str | None:
         return await self._providers[entry.channel].find(entry, entry.created_at - self._clock_skew)

@@ -390,6 +390,11 @@ class Messenger:
     async def send_due(self, entry: LedgerEntry) -> LedgerEntry | None:
         """A delayed step the scheduler claimed (now pending), decided again at the moment it
         really goes: consent, suppressions, caps and windows may have changed since."""
+        if entry.unconfirmed_message is not None:  # a send that awaited its lookup (service_layer.delivery)
+            settled = await self._delivery.send_unconfirmed(entry)
+            if settled.state is State.SENT and (sent_in := self._flow_of(entry)) is not None:
+                await self.schedule_next(sent_in, settled)
+            return settled
         flow = self._definition_of(entry)
         if entry.recipient is not None:  # written down before a crash: did the provider get it?
             if (found := await self._delivery.found_at_provider(entry)) is not None:
@@ -402,13 +407,17 @@ class Messenger:
         contact = self._contacts.get(entry.store_id, entry.customer_id)
         return await self._decide_step(flow, entry, contact, claimed=True)
 
-    def _definition_of(self, entry: LedgerEntry) -> FlowDefinition | None:
-        """The entry's flow if its step can be written without the trigger event."""
+    def _flow_of(self, entry: LedgerEntry) -> FlowDefinition | None:
+        """The entry's flow, if it is enabled and still has the entry's step."""
         try:
             flow = self._flow_files.for_store(entry.store_id).get(entry.flow)
         except KeyError:
             return None
-        if not flow.enabled or entry.step not in flow.steps:
+        return flow if flow.enabled and entry.step in flow.steps else None
+
+    def _definition_of(self, entry: LedgerEntry) -> FlowDefinition | None:
+        """The entry's flow if its step can be written without the trigger event."""
+        if (flow := self._flow_of(entry)) is None:
             return None
         if isinstance(flow.trigger, SegmentTrigger | BroadcastTrigger):
             return flow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
@@ -103,8 +103,16 @@ class SendLedger(Protocol):
     ) -> LedgerEntry: ...
 
     def reschedule(
-        self, key: str, channel: Channel, due_at: datetime, reason: str, now: datetime
-    ) -> LedgerEntry: ...
+        self,
+        key: str,
+        channel: Channel,
+        due_at: datetime,
+        reason: str,
+        now: datetime,
+        unconfirmed_message: str | None = None,
+    ) -> LedgerEntry:
+        """A pending entry back to delayed; with the message of a send awaiting lookup."""
+        ...
 
     def delayed_for(self, store_id: str, customer_id: str) -> list[LedgerEntry]: ...
 
@@ -154,6 +162,9 @@ class ProviderError(Exception):
 
 class Provider(Protocol):
     name: str
+    # How long after a send `find` may still miss it (SendGrid's Email Activity indexes late);
+    # until then a miss is no proof the message is not there.
+    lookup_lag: timedelta
 
     async def send(self, message: Outbound) -> str | None:
         """Hand the message over; returns the provider's message id. Raises ProviderError."""
