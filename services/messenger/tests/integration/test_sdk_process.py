@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from boomerang.messenger.adapters.sendgrid import Sender, SendGridEmail
 from boomerang.messenger.domain.flows import Channel
-from boomerang.messenger.domain.messages import Outbound
-from boomerang.messenger.service_layer.ports import ProviderError
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, Trigger
+from boomerang.messenger.service_layer.ports import LookupUnavailable, ProviderError
 
 pytestmark = pytest.mark.integration
 SENDER = Sender("shop@shop.example", "Shop", "help@shop.example")
@@ -151,3 +152,13 @@ async def test_the_sdk_process_and_its_worker_threads_give_way_to_the_event_loop
         await email.close()
     assert len(threads) > 1 and policies == {policy}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the messenger's own process keeps its share
+
+
+async def test_without_email_activity_a_lookup_says_it_cannot_ask_rather_than_missing(sandbox) -> None:
+    email = SendGridEmail("SG.test", sandbox.url, SENDER, email_activity=False)
+    entry = LedgerEntry.open(Trigger("s1", "c1", "receipt", "o-1", "evt-1"), "email", Channel.EMAIL, datetime.now(UTC))
+    try:
+        with pytest.raises(LookupUnavailable):
+            await email.find(entry, entry.created_at)
+    finally:
+        await email.close()

@@ -16,7 +16,7 @@ from boomerang.messenger.domain.stores import StoreProfile
 from boomerang.messenger.service_layer.composing import Composer
 from boomerang.messenger.service_layer.delivery import Delivery
 from boomerang.messenger.service_layer.handlers import Messenger
-from boomerang.messenger.service_layer.ports import ProviderError
+from boomerang.messenger.service_layer.ports import LookupUnavailable, ProviderError
 from boomerang.messenger.service_layer.retry import RetryPolicy
 from boomerang.shared.events import CustomerIdentified, Envelope, OrderPlaced
 
@@ -41,6 +41,7 @@ class FakeProvider:
     ) -> None:
         self.name = name
         self.lookup_lag = lookup_lag
+        self.lookup: LookupUnavailable | ProviderError | None = None  # raised by find when set
         self.script = list(script or [])
         self.accepted: dict[str, Outbound] = {}
         self.sends = 0
@@ -59,6 +60,8 @@ class FakeProvider:
 
     async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
         self.finds += 1
+        if self.lookup is not None:
+            raise self.lookup
         return f"{self.name}-{entry.message_id}" if entry.message_id in self.accepted else None
 
 
@@ -246,6 +249,48 @@ async def test_a_pending_entry_the_provider_lacks_is_sent_again_only_past_the_lo
         assert world.receipt().state is State.DELAYED and world.receipt().due_at == crashed.updated_at + LAG
     else:
         assert world.receipt().state is State.SENT
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [LookupUnavailable("sendgrid: no Email Activity"), ProviderError("sendgrid", 403, "access forbidden")],
+    ids=["no-lookup", "lookup-refused"],
+)
+async def test_a_send_of_unknown_outcome_that_cannot_be_looked_up_fails_for_a_person_to_decide(lookup) -> None:
+    world = World(email_script=[("accept", ProviderError("sendgrid", 502, "bad gateway"))])
+    world.email.lookup = lookup
+    await world.messenger.handle(identified(email="ada@example.com"))
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == 1  # never sent blindly
+    assert world.receipt().state is State.FAILED
+    failed = next(e for e in world.outcomes.envelopes if e.type == "message.failed")
+    assert failed.data["reason"].startswith("outcome unknown and the provider cannot be asked")
+
+
+async def test_a_send_awaiting_its_lookup_is_failed_when_the_lookup_is_refused_when_due() -> None:
+    world = World(email_script=[ProviderError("sendgrid", None, "unreachable")], email_lookup_lag=LAG)
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed())
+    world.email.lookup = ProviderError("sendgrid", 401, "authorization required")
+
+    await world.run_scheduler_at(NOW + LAG)
+
+    assert world.email.sends == 1 and world.receipt().state is State.FAILED
+
+
+async def test_a_pending_entry_that_cannot_be_looked_up_is_failed_not_sent_again() -> None:
+    world = World()
+    await world.messenger.handle(identified(email="ada@example.com"))
+    await world.messenger.handle(order_placed())
+    entry = world.receipt()
+    world.ledger.rows[entry.key] = replace(entry, state=State.PENDING, published_at=None)
+    world.email.lookup = LookupUnavailable("sendgrid: no Email Activity")
+
+    await world.messenger.handle(order_placed())
+
+    assert world.email.sends == 1 and world.receipt().state is State.FAILED
 
 
 @pytest.mark.parametrize("provider_has_it", [True, False])

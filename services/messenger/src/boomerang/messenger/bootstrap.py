@@ -171,6 +171,7 @@ def bootstrap(
         idle=settings.sdk_process_idle,
         keep_alive_s=settings.sendgrid_keep_alive_seconds,
         lookup_lag=timedelta(seconds=settings.sendgrid_lookup_lag_seconds),
+        email_activity=settings.sendgrid_email_activity,
     )
     sms = TwilioSms(
         settings.twilio_account_sid,

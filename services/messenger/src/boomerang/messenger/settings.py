@@ -93,6 +93,9 @@ class MessengerSettings(ServiceSettings):
     # message waits in the ledger, `delayed` for reason `awaiting_lookup`). 0: look at once (the
     # provider sandbox indexes a message as it takes it).
     sendgrid_lookup_lag_seconds: float = Field(default=600.0, ge=0)
+    # false: the account has no Email Activity (a paid add-on), so such a send cannot be looked
+    # up: it is failed for a person to decide (reason "outcome unknown..."), never sent again.
+    sendgrid_email_activity: bool = True
     # Twilio's DateSent filter is compared with our clock; allow this much skew when reconciling.
     reconcile_clock_skew_seconds: float = 120.0
 

@@ -30,7 +30,7 @@ from boomerang.messenger.adapters.kept_alive import KeptAliveConnection
 from boomerang.messenger.adapters.rendering import StyleInliner
 from boomerang.messenger.adapters.sdk_process import SdkProcess, ThreadCalls
 from boomerang.messenger.domain.messages import LedgerEntry, Outbound
-from boomerang.messenger.service_layer.ports import ProviderError
+from boomerang.messenger.service_layer.ports import LookupUnavailable, ProviderError
 from boomerang.shared.events import attribution
 
 NAME = "sendgrid"
@@ -68,9 +68,11 @@ class SendGridEmail:
         idle: bool = True,
         keep_alive_s: float = 4.0,
         lookup_lag: timedelta = timedelta(minutes=10),
+        email_activity: bool = True,
     ) -> None:
         self._sender = sender
         self.lookup_lag = lookup_lag
+        self._email_activity = email_activity
         self._styles = styles or StyleInliner.of()
         calls = SendGridCalls(api_key, base_url.rstrip("/"), timeout_s, keep_alive_s)
         self._calls = ThreadCalls(calls, threads, NAME) if in_process else SdkProcess(calls, threads, NAME, idle=idle)
@@ -88,6 +90,8 @@ class SendGridEmail:
         return await self._calls.call("send", build_mail(message, self._sender, html).get())
 
     async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
+        if not self._email_activity:
+            raise LookupUnavailable("sendgrid: Email Activity is not on this account (SENDGRID_EMAIL_ACTIVITY)")
         return await self._calls.call("find", entry.message_id)
 
     async def close(self) -> None:

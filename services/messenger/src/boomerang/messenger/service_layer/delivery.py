@@ -8,7 +8,9 @@ A send whose outcome is unknown (a lost connection, a timeout, a 5xx) is looked 
 provider before it is sent again. Where the provider's lookup lags behind its sends (SendGrid's
 Email Activity), a miss is no proof until `lookup_lag` has passed since the send: the entry
 waits as `delayed` for AWAITING_LOOKUP with its message, and the scheduler looks it up then and
-sends the same message only if it is not there (`send_unconfirmed`).
+sends the same message only if it is not there (`send_unconfirmed`). Where the provider cannot
+be asked at all (LookupUnavailable: no lookup on the account, or a 4xx from it), the message is
+failed for a person to decide, never sent blindly.
 
 Claims, settlements and "published" notes of concurrent sends (the consumer's batch) are written
 in one ledger transaction each (`service_layer.batching`); a claim is still committed before its
@@ -33,6 +35,7 @@ from boomerang.messenger.domain.messages import (
     outcome_event_id,
 )
 from boomerang.messenger.service_layer.ports import (
+    LookupUnavailable,
     OutcomePublisher,
     Provider,
     ProviderError,
@@ -46,6 +49,7 @@ from boomerang.shared.logs import get_logger
 
 SOURCE = "boomerang.messenger"
 AWAITING_LOOKUP = "awaiting_lookup"  # the reason of a send waiting until the provider can say
+UNVERIFIABLE = "outcome unknown and the provider cannot be asked: not sent again"
 log = get_logger(__name__)
 
 
@@ -127,7 +131,10 @@ class Delivery:
     async def found_at_provider(self, entry: LedgerEntry) -> LedgerEntry | None:
         """A claimed entry whose message was written down before a crash: settled as sent if the
         provider has it, else None (decide and send it again)."""
-        found = await self._retry.run(lambda: self._find(entry), self._count_retry)
+        try:
+            found = await self._retry.run(lambda: self._find(entry), self._count_retry)
+        except LookupUnavailable as error:
+            return self._unverifiable(entry, error)
         metrics.RECONCILED.labels(entry.channel.value, "found" if found else "missing").inc()
         return self._settle(entry, State.SENT, provider_message_id=found) if found is not None else None
 
@@ -205,7 +212,10 @@ class Delivery:
         self, existing: LedgerEntry, message: Outbound | None, reason: str | None
     ) -> LedgerEntry:
         channel = existing.channel.value
-        found = await self._retry.run(lambda: self._find(existing), self._count_retry)
+        try:
+            found = await self._retry.run(lambda: self._find(existing), self._count_retry)
+        except LookupUnavailable as error:
+            return self._unverifiable(existing, error)
         if found is not None:
             metrics.RECONCILED.labels(channel, "found").inc()
             log.info("reconciled_sent", message_id=existing.message_id)
@@ -242,6 +252,8 @@ class Delivery:
             provider_message_id = await self._retry.run(attempt, self._count_retry)
         except _Unconfirmed:
             return self._await_lookup(entry, message, self._clock() + provider.lookup_lag)
+        except LookupUnavailable as error:
+            return self._unverifiable(entry, error)
         except ProviderError as error:
             # Provider reasons quote addresses: they go to the ledger and the event, not the log.
             log.warning(
@@ -264,8 +276,19 @@ class Delivery:
             entry.key, message.channel, until, AWAITING_LOOKUP, self._clock(), message.to_json()
         )
 
+    def _unverifiable(self, entry: LedgerEntry, error: LookupUnavailable) -> LedgerEntry:
+        """Perhaps sent, and no way to know: failed for a person to decide, never sent blindly."""
+        metrics.RECONCILED.labels(entry.channel.value, "unverifiable").inc()
+        log.warning("outcome_unverifiable", message_id=entry.message_id)
+        return self._settle(entry, State.FAILED, reason=f"{UNVERIFIABLE} ({error})")
+
     async def _find(self, entry: LedgerEntry) -> str | None:
-        return await self._providers[entry.channel].find(entry, entry.created_at - self._clock_skew)
+        try:
+            return await self._providers[entry.channel].find(entry, entry.created_at - self._clock_skew)
+        except ProviderError as error:
+            if error.retryable:
+                raise
+            raise LookupUnavailable(f"{error.provider} {error.status}: {error.reason}") from error
 
     def _settle(self, entry: LedgerEntry, state: State, **outcome: object) -> LedgerEntry:
         settled = self._ledger.settle(entry.key, state, self._clock(), **outcome)  # type: ignore[arg-type]

@@ -398,7 +398,7 @@ class Messenger:
         flow = self._definition_of(entry)
         if entry.recipient is not None:  # written down before a crash: did the provider get it?
             if (found := await self._delivery.found_at_provider(entry)) is not None:
-                if flow is not None:
+                if flow is not None and found.state is State.SENT:
                     await self.schedule_next(flow, found)
                 return found
         if flow is None:

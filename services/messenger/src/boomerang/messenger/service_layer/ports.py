@@ -160,6 +160,11 @@ class ProviderError(Exception):
         return self.status is None or self.status >= 500
 
 
+class LookupUnavailable(Exception):
+    """The provider cannot say whether it has a message: no lookup on the account (SendGrid's
+    Email Activity is a paid add-on), or the lookup is refused (401, 403...)."""
+
+
 class Provider(Protocol):
     name: str
     # How long after a send `find` may still miss it (SendGrid's Email Activity indexes late);
@@ -171,7 +176,8 @@ class Provider(Protocol):
         ...
 
     async def find(self, entry: LedgerEntry, sent_since: datetime) -> str | None:
-        """The provider's id of the entry's message if the provider already has it, else None."""
+        """The provider's id of the entry's message if the provider already has it, else None.
+        Raises ProviderError, or LookupUnavailable when it has no lookup to ask."""
         ...
 
 
