@@ -177,6 +177,28 @@ async def test_a_crash_after_the_provider_took_the_message_settles_it_as_sent_wi
     assert how_to.state is State.DELAYED  # the series goes on
 
 
+async def test_a_crashed_scheduled_send_missing_at_the_provider_is_looked_up_again_past_its_lag() -> None:
+    world, clock, scheduler = world_with_clock()
+    world.email.lookup_lag = timedelta(minutes=10)  # the lease (5 minutes) is shorter
+    ada = customer(held_out=False, flows=("neutral_nurture",))
+    await world.known(ada)
+    await world.messenger.handle(segment_changed(ada, "neutral"))
+    clock.now = NOW + timedelta(days=1)
+    (claimed,) = world.delivery.claim_due(10, timedelta(minutes=5))
+    # The worker wrote the message down, handed it to a provider slow to show it, and died.
+    world.ledger.record_message(claimed.key, claimed.channel, f"{ada}@example.com", "d", "sendgrid", clock.now)
+
+    clock.now += timedelta(minutes=6)
+    await scheduler.run_once()
+
+    assert step_state(world, "neutral_nurture", "getting_started") == (State.DELAYED, "awaiting_lookup")
+    assert world.email.accepted == []
+    clock.now += timedelta(minutes=10)
+    await scheduler.run_once()  # the miss is proof now: decided again and sent, once
+    assert [m.step for m in world.email.accepted] == ["getting_started"]
+    assert step_state(world, "neutral_nurture", "getting_started") == (State.SENT, None)
+
+
 def world_message(entry) -> Outbound:
     return Outbound(entry.message_id, entry.store_id, entry.customer_id, entry.flow, entry.step, entry.channel, "", "hi")
 

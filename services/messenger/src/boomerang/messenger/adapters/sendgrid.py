@@ -177,8 +177,8 @@ def share_one_https_context() -> None:
     The SDK (python_http_client) builds a new urllib opener for each request, and with it
     http.client a new `ssl.create_default_context()` per connection, which reads the whole CA
     bundle: about 20 ms of CPU per email against about 1 ms with one shared context, over HTTPS
-    with the system's CA bundle (`make bench-messenger`, "(f) over HTTPS"). The SDK takes no context of its own, so this sets
-    the hook http.client calls for one (`ssl._create_default_https_context`, the one PEP 476
+    with the system's CA bundle (`make bench-messenger`, "(f) over HTTPS"). The SDK takes no
+    context of its own, so this sets the hook http.client calls for one (`ssl._create_default_https_context`, the one PEP 476
     names), to a context made once, as strict as the default: certificates and host names are
     checked against the same CA bundle (SSL_CERT_FILE / SSL_CERT_DIR when set)."""
     with _SHARING:

@@ -130,11 +130,16 @@ class Delivery:
 
     async def found_at_provider(self, entry: LedgerEntry) -> LedgerEntry | None:
         """A claimed entry whose message was written down before a crash: settled as sent if the
-        provider has it, else None (decide and send it again)."""
+        provider has it, else None (decide and send it again). A miss before the provider's
+        lookup can be trusted (the scheduler's lease is shorter than SendGrid's lag) delays the
+        entry as AWAITING_LOOKUP once, to be looked up again then."""
         try:
             found = await self._retry.run(lambda: self._find(entry), self._count_retry)
         except LookupUnavailable as error:
             return self._unverifiable(entry, error)
+        lag = self._providers[entry.channel].lookup_lag
+        if found is None and lag and entry.reason != AWAITING_LOOKUP:
+            return self._await_lookup(entry, self._clock() + lag)
         metrics.RECONCILED.labels(entry.channel.value, "found" if found else "missing").inc()
         return self._settle(entry, State.SENT, provider_message_id=found) if found is not None else None
 
@@ -222,7 +227,7 @@ class Delivery:
             return self._settle(existing, State.SENT, provider_message_id=found)
         reliable_at = existing.updated_at + self._providers[existing.channel].lookup_lag
         if message is not None and reliable_at > self._clock():
-            return self._await_lookup(existing, message, reliable_at)
+            return self._await_lookup(existing, reliable_at, message)
         metrics.RECONCILED.labels(channel, "missing").inc()
         log.info("reconciled_missing", message_id=existing.message_id, sending=message is not None)
         if message is None:
@@ -251,7 +256,7 @@ class Delivery:
         try:
             provider_message_id = await self._retry.run(attempt, self._count_retry)
         except _Unconfirmed:
-            return self._await_lookup(entry, message, self._clock() + provider.lookup_lag)
+            return self._await_lookup(entry, self._clock() + provider.lookup_lag, message)
         except LookupUnavailable as error:
             return self._unverifiable(entry, error)
         except ProviderError as error:
@@ -268,13 +273,15 @@ class Delivery:
         sent = Settlement(entry.key, State.SENT, self._clock(), provider_message_id=provider_message_id)
         return self._noted(entry, await self._settles(sent), State.SENT)
 
-    def _await_lookup(self, entry: LedgerEntry, message: Outbound, until: datetime) -> LedgerEntry:
-        """Delayed until the provider's lookup can be trusted, with the message to send again."""
+    def _await_lookup(
+        self, entry: LedgerEntry, until: datetime, message: Outbound | None = None
+    ) -> LedgerEntry:
+        """Delayed until the provider's lookup can be trusted; with the message to send again if
+        given (else the step is decided again then, as any scheduled one)."""
         metrics.DELAYED.labels(entry.flow, AWAITING_LOOKUP).inc()
         log.warning("send_unconfirmed", message_id=entry.message_id, look_up_at=until.isoformat())
-        return self._ledger.reschedule(
-            entry.key, message.channel, until, AWAITING_LOOKUP, self._clock(), message.to_json()
-        )
+        channel, unconfirmed = (message.channel, message.to_json()) if message else (entry.channel, None)
+        return self._ledger.reschedule(entry.key, channel, until, AWAITING_LOOKUP, self._clock(), unconfirmed)
 
     def _unverifiable(self, entry: LedgerEntry, error: LookupUnavailable) -> LedgerEntry:
         """Perhaps sent, and no way to know: failed for a person to decide, never sent blindly."""
