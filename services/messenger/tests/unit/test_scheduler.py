@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from boomerang.messenger.domain.messages import Outbound, State
+from boomerang.messenger.domain.messages import LedgerEntry, Outbound, State
 from boomerang.messenger.service_layer.scheduler import Scheduler
 from boomerang.messenger.domain.holdout import in_holdout
 from boomerang.shared.events import CheckoutStarted, OrderCancelled, OrderPlaced
@@ -156,16 +156,22 @@ async def test_a_claim_abandoned_by_a_crash_is_taken_again_after_the_lease_and_s
     assert lost.state is State.PENDING
 
 
-async def test_a_crash_after_the_provider_took_the_message_settles_it_as_sent_without_a_second_send() -> None:
-    world, clock, scheduler = world_with_clock()
+async def claimed_and_written_down(world: World, clock: Clock) -> tuple[str, LedgerEntry]:
+    """A nurture guide's customer, and the guide claimed when due, its message written down
+    before the provider call; then its worker dies."""
     ada = customer(held_out=False, flows=("neutral_nurture",))
     await world.known(ada)
     await world.messenger.handle(segment_changed(ada, "neutral"))
     clock.now = NOW + timedelta(days=1)
     (claimed,) = world.delivery.claim_due(10, timedelta(minutes=5))
-    # The worker wrote the message down and handed it over, then died before the outcome.
     world.ledger.record_message(claimed.key, claimed.channel, f"{ada}@example.com", "d", "sendgrid", clock.now)
-    await world.email.send(replace(world_message(claimed), to=f"{ada}@example.com"))
+    return ada, claimed
+
+
+async def test_a_crash_after_the_provider_took_the_message_settles_it_as_sent_without_a_second_send() -> None:
+    world, clock, scheduler = world_with_clock()
+    ada, claimed = await claimed_and_written_down(world, clock)
+    await world.email.send(replace(world_message(claimed), to=f"{ada}@example.com"))  # handed over, then died
 
     clock.now += timedelta(minutes=6)
     await scheduler.run_once()
@@ -180,13 +186,7 @@ async def test_a_crash_after_the_provider_took_the_message_settles_it_as_sent_wi
 async def test_a_crashed_scheduled_send_missing_at_the_provider_is_looked_up_again_past_its_lag() -> None:
     world, clock, scheduler = world_with_clock()
     world.email.lookup_lag = timedelta(minutes=10)  # the lease (5 minutes) is shorter
-    ada = customer(held_out=False, flows=("neutral_nurture",))
-    await world.known(ada)
-    await world.messenger.handle(segment_changed(ada, "neutral"))
-    clock.now = NOW + timedelta(days=1)
-    (claimed,) = world.delivery.claim_due(10, timedelta(minutes=5))
-    # The worker wrote the message down, handed it to a provider slow to show it, and died.
-    world.ledger.record_message(claimed.key, claimed.channel, f"{ada}@example.com", "d", "sendgrid", clock.now)
+    await claimed_and_written_down(world, clock)  # the provider never got it
 
     clock.now += timedelta(minutes=6)
     await scheduler.run_once()

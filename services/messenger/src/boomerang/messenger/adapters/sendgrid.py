@@ -178,9 +178,10 @@ def share_one_https_context() -> None:
     http.client a new `ssl.create_default_context()` per connection, which reads the whole CA
     bundle: about 20 ms of CPU per email against about 1 ms with one shared context, over HTTPS
     with the system's CA bundle (`make bench-messenger`, "(f) over HTTPS"). The SDK takes no
-    context of its own, so this sets the hook http.client calls for one (`ssl._create_default_https_context`, the one PEP 476
-    names), to a context made once, as strict as the default: certificates and host names are
-    checked against the same CA bundle (SSL_CERT_FILE / SSL_CERT_DIR when set)."""
+    context of its own, so this sets the hook http.client calls for one
+    (`ssl._create_default_https_context`, the one PEP 476 names), to a context made once, as
+    strict as the default: certificates and host names are checked against the same CA bundle
+    (SSL_CERT_FILE / SSL_CERT_DIR when set)."""
     with _SHARING:
         if getattr(ssl._create_default_https_context, "shared", False):
             return
