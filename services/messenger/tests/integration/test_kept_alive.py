@@ -130,7 +130,7 @@ def test_a_connection_the_provider_closed_while_idle_is_replaced_before_the_next
 def test_a_connection_idle_longer_than_the_limit_is_not_reused(provider: Provider) -> None:
     now = [0.0]
     connection = KeptAliveConnection(shared_https_context, idle_s=4.0, clock=lambda: now[0])
-    send = _endpoint(provider.url, connection).post
+    send = connection.carry(SendGridAPIClient("SG.test", host=provider.url).client.mail.send).post
 
     send(request_body=BODY)
     now[0] = 3.9
@@ -196,9 +196,3 @@ def test_through_a_configured_proxy_the_sdk_s_own_transport_is_used(provider: Pr
     assert calls.send(BODY) == "sg-1"
 
     assert provider.seen[0].target == "http://sendgrid.invalid/v3/mail/send"  # asked of the proxy
-
-
-def _endpoint(url: str, connection: KeptAliveConnection):
-    endpoint = SendGridAPIClient("SG.test", host=url).client.mail.send
-    endpoint._make_request = connection.make_request
-    return endpoint

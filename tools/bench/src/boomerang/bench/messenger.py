@@ -714,9 +714,7 @@ def _bare(sandbox: Sandbox, bodies: list[dict[str, Any]], threads: int, kept_ali
 def _mail_send(client: SendGridAPIClient, connection: KeptAliveConnection | None) -> Any:
     """The SDK's mail/send endpoint; over `connection` when given, as the messenger wires it."""
     endpoint = client.client.mail.send
-    if connection is not None:
-        endpoint._make_request = connection.make_request
-    return endpoint
+    return connection.carry(endpoint) if connection is not None else endpoint
 
 
 # --- (d) -------------------------------------------------------------------------------------

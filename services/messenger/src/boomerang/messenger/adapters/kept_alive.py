@@ -49,6 +49,12 @@ class KeptAliveConnection:
         self._used_at = 0.0
         self._proxies: dict[str, str] | None = None
 
+    def carry(self, endpoint: Any) -> Any:
+        """`endpoint` (a python_http_client.Client, the SDK's `client.mail.send` and the like)
+        with its requests sent over this connection."""
+        endpoint._make_request = self.make_request
+        return endpoint
+
     def make_request(self, opener: Any, request: urllib.request.Request, timeout: float | None = None) -> Any:
         """python_http_client.Client._make_request's contract: the answer (getcode, read,
         info), or the SDK's HTTPError for a status outside 2xx."""

@@ -130,9 +130,7 @@ class SendGridCalls:
     def _endpoint(self, endpoint: Any) -> Any:
         """`endpoint` (a python_http_client.Client) sending over this thread's held connection."""
         connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            endpoint._make_request = connection.make_request
-        return endpoint
+        return connection.carry(endpoint) if connection is not None else endpoint
 
     @property
     def _mail_send(self) -> Any:
